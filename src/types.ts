@@ -1,0 +1,168 @@
+/**
+ * Shared types. Internal modules agree on these shapes; the public ones are re-exported from
+ * `index.ts`.
+ */
+
+/** Which memory the guard compares against a threshold. */
+export type Signal = 'heap' | 'rss';
+
+/** How far a signal has gone: `warn` tells, `shutdown` acts. */
+export type Level = 'warn' | 'shutdown';
+
+/** The guard's state, also exported as the `oomguard.state` gauge (0, 1, 2). */
+export type GuardState = 'ok' | 'warn' | 'shutdown';
+
+/** Where a detected limit came from; `oomguard doctor` prints it. */
+export type LimitSource = 'cgroup-v2' | 'cgroup-v1' | 'constrained-memory' | 'none';
+
+/** What the GC observer knows, summarised at sampling time. */
+export interface GcSummary {
+  /** Major (mark-compact) GCs seen since the guard started. */
+  majorCount: number;
+  /** `Date.now()` of the end of the last major GC, if any. */
+  lastMajorAt?: number;
+  /**
+   * Old-generation bytes alive right after the last major GC (V8's "L"): the part of the heap
+   * that garbage collection could not free. Undefined until the first major GC.
+   */
+  oldGenLive?: number;
+  /** Estimated old-generation size at which V8 starts the next major GC, in old-gen bytes. */
+  nextGc?: number;
+  /** Major GCs that ended within the recent window (see `recentWindowMs`). */
+  recentMajors: number;
+  /** Share of wall time spent in GC (any kind) within the recent window, 0..1. */
+  recentGcShare: number;
+  /** Width of the recent window in milliseconds. */
+  recentWindowMs: number;
+}
+
+/**
+ * One sample of everything the guard knows, taken once per tick and used for everything: the
+ * policy decides on it and the gauges report it. Optional fields are missing when their source
+ * is unavailable on this platform or failed this time (the sampler never throws).
+ */
+export interface Reading {
+  /** `Date.now()` when the reading was taken. */
+  time: number;
+  /** V8 `used_heap_size`: live objects plus garbage not yet collected. */
+  heapInUse: number;
+  /** V8 `total_heap_size`: pages V8 holds for the heap (Go's HeapInuse analogue). */
+  heapCommitted: number;
+  /** V8 `total_heap_size - total_physical_size`, floored at 0 (Go's HeapReleased analogue). */
+  heapReleased: number;
+  /** V8 `heap_size_limit`. */
+  heapLimit: number;
+  /** The old-generation budget: the old-generation size at which V8 really aborts. */
+  heapBudget: number;
+  /** Old-generation bytes in use now (every space but the young generation's). */
+  oldGenInUse: number;
+  /**
+   * What the heap thresholds are compared with: old-generation bytes in use, judged in the light
+   * of the last major GC, so garbage alone never reaches a threshold:
+   * `min(oldGenInUse, gc.oldGenLive)` once a major GC has run, else `oldGenInUse`.
+   */
+  heapSignal: number;
+  /** Estimated heap size (`used_heap_size` terms) at which V8 runs the next major GC. */
+  heapNextGc?: number;
+  /** `process.memoryUsage().external` (includes array buffers). */
+  external?: number;
+  /** `process.memoryUsage().arrayBuffers`. */
+  arrayBuffers?: number;
+  /** Resident set size of this process. */
+  rss?: number;
+  /** The container's memory limit (lowest on the way up the cgroup tree), if any. */
+  memoryLimit?: number;
+  /** The cgroup's charged memory (`memory.current` / `memory.usage_in_bytes`). */
+  cgroupUsage?: number;
+  /** The cgroup's charged memory minus reclaimable page cache: what the OOM killer counts. */
+  cgroupWorkingSet?: number;
+  /**
+   * What the RSS thresholds are compared with: the larger of the process RSS and the cgroup
+   * working set (other processes in the container and worker isolates count too), never the
+   * page cache that the kernel can drop.
+   */
+  rssSignal?: number;
+  /** PSI `some avg10` of the memory controller (percent of time stalled), v2 only. */
+  pressureSome10?: number;
+  /** PSI `full avg10`, v2 only. */
+  pressureFull10?: number;
+  gc: GcSummary;
+}
+
+/** Thresholds resolved to bytes for one reading (percents applied to budget and limit). */
+export interface ResolvedThresholds {
+  heap: { warn?: number; shutdown?: number };
+  rss: { warn?: number; shutdown?: number };
+}
+
+/** What the policy tells the watcher to do after one reading. */
+export type Decision =
+  | { action: 'none' }
+  | { action: 'warn'; signal: Signal; value: number; threshold: number; reason: string }
+  | { action: 'recover'; signal: Signal; value: number; threshold: number; reason: string }
+  | { action: 'shutdown'; signal: Signal; value: number; threshold: number; reason: string };
+
+/** Delivered to `onPressure` listeners, telemetry and the JSON line on stderr. */
+export interface PressureEvent {
+  /** `warn` on a warn crossing, `shutdown` when the guard acts, `ok` when a warning clears. */
+  level: GuardState;
+  /** The signal that crossed. */
+  signal: Signal;
+  /** Short machine-readable cause, e.g. `heap-threshold`, `rss-threshold`, `gc-thrash`. */
+  reason: string;
+  /** The signal's value that crossed, in bytes. */
+  value: number;
+  /** The threshold it crossed, in bytes. */
+  threshold: number;
+  /** `value / shutdown threshold` of the highest signal. */
+  pressure: number;
+  /** The reading the decision was made on. */
+  reading: Readonly<Reading>;
+  /** All thresholds in bytes at that moment. */
+  thresholds: Readonly<ResolvedThresholds>;
+}
+
+/** A threshold as configured: a byte size, a percent of a budget or limit, or off. */
+export type ThresholdSpec =
+  | { kind: 'off' }
+  | { kind: 'bytes'; bytes: number }
+  | { kind: 'percent'; percent: number };
+
+/** What the guard does when it shuts down (`OOMGUARD_ACTION`). */
+export type ShutdownAction = 'exit' | 'signal' | 'auto';
+
+/** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
+export interface Config {
+  /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
+  readonly enabled: boolean;
+  /** `OOMGUARD_STRICT`; true: a configuration error exits 78 before the app starts. */
+  readonly strict: boolean;
+  /** `OOMGUARD_HEAP_THRESHOLD` (percent of the old-generation budget). */
+  readonly heapThreshold: ThresholdSpec;
+  /** `OOMGUARD_HEAP_WARN`. */
+  readonly heapWarn: ThresholdSpec;
+  /** `OOMGUARD_RSS_THRESHOLD` (percent of the memory limit; off without a limit). */
+  readonly rssThreshold: ThresholdSpec;
+  /** `OOMGUARD_RSS_WARN`. */
+  readonly rssWarn: ThresholdSpec;
+  /** `OOMGUARD_POLL_INTERVAL` in milliseconds, at least 10. */
+  readonly pollIntervalMs: number;
+  /** `OOMGUARD_SHUTDOWN_TIMEOUT` in milliseconds. */
+  readonly shutdownTimeoutMs: number;
+  /** `OOMGUARD_EXIT_CODE`, 1..125. */
+  readonly exitCode: number;
+  /** `OOMGUARD_ACTION`. */
+  readonly action: ShutdownAction;
+  /** Prometheus endpoint: `OOMGUARD_METRICS` (none turns it off), `OTEL_EXPORTER_PROMETHEUS_HOST/_PORT`. */
+  readonly metrics: {
+    readonly enabled: boolean;
+    /** Undefined: the exporter's default (all interfaces). */
+    readonly host: string | undefined;
+    /** 9464 by default; 0 asks for an ephemeral port. */
+    readonly port: number;
+  };
+  /** True when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variant) is set. */
+  readonly otlp: boolean;
+  /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
+  readonly sdkDisabled: boolean;
+}
