@@ -1,0 +1,77 @@
+/**
+ * Metric names, units, attribute keys and event names of the agent's own telemetry, in one place
+ * (as the opentelemetry-js-contrib instrumentations keep theirs). The names are the contract in
+ * DESIGN.md "Telemetry": dashboards and alert rules rely on them, so change nothing here without
+ * changing docs/metrics.md and saying so in the changelog.
+ *
+ * Prometheus names are the OTel names with dots turned into underscores and no unit suffix
+ * (the collector's `UnderscoreEscapingWithoutSuffixes` translation gives the same names).
+ */
+
+/** Instrumentation scope of every instrument, span and log record the agent creates. */
+export const SCOPE_NAME = 'oomguard';
+
+/** The observable gauges, all reporting the reading the policy last decided on. */
+export const METRIC_HEAP_IN_USE = 'oomguard.heap.in_use';
+export const METRIC_HEAP_COMMITTED = 'oomguard.heap.committed';
+export const METRIC_HEAP_RELEASED = 'oomguard.heap.released';
+export const METRIC_HEAP_NEXT_GC = 'oomguard.heap.next_gc';
+export const METRIC_HEAP_LIMIT = 'oomguard.heap.limit';
+export const METRIC_MEMORY_RSS = 'oomguard.memory.rss';
+export const METRIC_MEMORY_LIMIT = 'oomguard.memory.limit';
+export const METRIC_THRESHOLD = 'oomguard.threshold';
+export const METRIC_PRESSURE = 'oomguard.pressure';
+export const METRIC_STATE = 'oomguard.state';
+
+/** UCUM units, as the semantic conventions spell them. */
+export const UNIT_BYTES = 'By';
+/** A dimensionless ratio or an enumeration. */
+export const UNIT_ONE = '1';
+
+/** Attribute keys of `oomguard.threshold` (and of the warning span and log record). */
+export const ATTR_SIGNAL = 'oomguard.signal';
+export const ATTR_LEVEL = 'oomguard.level';
+
+/** Attribute keys carried by the warning / shutdown span and log record. */
+export const ATTR_REASON = 'oomguard.reason';
+export const ATTR_VALUE = 'oomguard.value';
+export const ATTR_THRESHOLD = 'oomguard.threshold';
+export const ATTR_PRESSURE = 'oomguard.pressure';
+export const ATTR_READING_TIME = 'oomguard.reading.time';
+export const ATTR_HEAP_SIGNAL = 'oomguard.heap.signal';
+export const ATTR_HEAP_BUDGET = 'oomguard.heap.budget';
+export const ATTR_OLD_GEN_IN_USE = 'oomguard.heap.old_gen_in_use';
+export const ATTR_RSS_SIGNAL = 'oomguard.memory.rss_signal';
+export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
+export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
+export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
+/** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
+export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {
+  return `oomguard.threshold.${signal}.${level}`;
+}
+
+/** Log record `eventName`s and span names, one per crossing kind. */
+export const EVENT_WARNING = 'oomguard.warning';
+export const EVENT_SHUTDOWN = 'oomguard.shutdown';
+/** A warning that cleared (level `ok`); not in the contract's table, but cheap and useful. */
+export const EVENT_RECOVERED = 'oomguard.recovered';
+
+/** `oomguard.state` values. */
+export const STATE_VALUE = { ok: 0, warn: 1, shutdown: 2 } as const;
+
+/**
+ * Bucket boundaries, in seconds, for every histogram in seconds on the agent's provider
+ * (`v8js.gc.duration` above all). Minor GCs take well under a millisecond to a few, major ones
+ * tens to hundreds of milliseconds; the exporter's default boundaries (0..10000) are meant for
+ * milliseconds and would put every GC in the first bucket.
+ */
+export const SECONDS_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/**
+ * Host-metrics groups the agent enables. `system.network` is left out on purpose: on Linux the
+ * systeminformation library behind it runs `execSync` to find the default interface, which
+ * would block the app's event loop on a scrape.
+ */
+export const HOST_METRIC_GROUPS: readonly string[] = ['system.cpu', 'system.memory', 'process.cpu', 'process.memory'];
