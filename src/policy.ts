@@ -1,0 +1,192 @@
+/**
+ * The decision, as a pure function: `(reading, state, config) -> { state, decisions }`.
+ *
+ * Everything here is data in, data out: no clock, no I/O, no globals, so a table of cases can
+ * prove every rule (test/unit/policy.test.ts). The watcher feeds it one reading per tick.
+ */
+import type {
+  Decision,
+  GuardState,
+  Reading,
+  ResolvedThresholds,
+  Signal,
+  ThresholdSpec,
+} from './types';
+
+/** The part of the configuration the policy needs. */
+export interface PolicyConfig {
+  readonly heapThreshold: ThresholdSpec;
+  readonly heapWarn: ThresholdSpec;
+  readonly rssThreshold: ThresholdSpec;
+  readonly rssWarn: ThresholdSpec;
+}
+
+/**
+ * Tuning that is not part of the public contract. Defaults are explained where they are set
+ * (`POLICY_DEFAULTS`).
+ */
+export interface PolicyTuning {
+  /** A warning clears only when the signal falls below `warn * (1 - hysteresis)`. */
+  readonly hysteresis: number;
+  /** GC thrash: at least this many major GCs in the GC tracker's recent window... */
+  readonly thrashMinMajors: number;
+  /** ...with at least this share of wall time spent in GC... */
+  readonly thrashMinGcShare: number;
+  /** ...while the heap signal is at or above this share of the heap shutdown threshold. */
+  readonly thrashMinPressure: number;
+}
+
+export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
+  // 5% of the warn line: a value hovering at the line (GC sawtooth, a cache at its cap) raises
+  // one warning, not one per tick; a real drop re-arms it.
+  hysteresis: 0.05,
+  // V8 gives up ("Ineffective mark-compacts near heap limit") after four mark-compacts in a row
+  // that leave the mutator under 40% of the time (GC share over 60%) with the old generation at
+  // 80% or more of its maximum (v8/src/heap/heap.cc, CheckIneffectiveMarkCompact). We act on the
+  // third such GC, at a lower share and a lower fill, so the guard is never the one that is late.
+  thrashMinMajors: 3,
+  thrashMinGcShare: 0.5,
+  thrashMinPressure: 0.85,
+});
+
+/** What the policy remembers between readings. Immutable: each evaluation returns a new one. */
+export interface PolicyState {
+  readonly state: GuardState;
+  /** Which signals are currently past their warn line (armed again once they drop clearly). */
+  readonly warned: Readonly<Record<Signal, boolean>>;
+}
+
+export const INITIAL_POLICY_STATE: PolicyState = Object.freeze({
+  state: 'ok',
+  warned: Object.freeze({ heap: false, rss: false }),
+});
+
+export interface Evaluation {
+  readonly state: PolicyState;
+  /** In the order they happened: at most one per signal and level. Empty most of the time. */
+  readonly decisions: readonly Decision[];
+  readonly thresholds: ResolvedThresholds;
+  /** Highest `signal / shutdown threshold`; 0 when no shutdown threshold applies. */
+  readonly pressure: number;
+}
+
+/** A threshold in bytes for this reading, or undefined when it is off or cannot apply. */
+export function resolveThreshold(spec: ThresholdSpec, base: number | undefined): number | undefined {
+  switch (spec.kind) {
+    case 'off':
+      return undefined;
+    case 'bytes':
+      return spec.bytes;
+    case 'percent':
+      // A percent of nothing is nothing: RSS percents are off where there is no memory limit.
+      return base === undefined || !(base > 0) ? undefined : Math.floor((base * spec.percent) / 100);
+  }
+}
+
+/**
+ * Thresholds in bytes: heap percents are of the old-generation budget (what really kills the
+ * process, not `heap_size_limit`), RSS percents of the memory limit. A warn line at or above
+ * its shutdown line would never be seen before the shutdown, so it is dropped.
+ */
+export function resolveThresholds(reading: Reading, config: PolicyConfig): ResolvedThresholds {
+  const heapShutdown = resolveThreshold(config.heapThreshold, reading.heapBudget);
+  const rssShutdown = resolveThreshold(config.rssThreshold, reading.memoryLimit);
+  return {
+    heap: { warn: below(resolveThreshold(config.heapWarn, reading.heapBudget), heapShutdown), shutdown: heapShutdown },
+    rss: { warn: below(resolveThreshold(config.rssWarn, reading.memoryLimit), rssShutdown), shutdown: rssShutdown },
+  };
+}
+
+function below(warn: number | undefined, shutdown: number | undefined): number | undefined {
+  if (warn === undefined || shutdown === undefined) return warn;
+  return warn < shutdown ? warn : undefined;
+}
+
+/** The value each signal is judged on (see `Reading.heapSignal` and `Reading.rssSignal`). */
+export function signalValue(reading: Reading, signal: Signal): number | undefined {
+  return signal === 'heap' ? reading.heapSignal : reading.rssSignal;
+}
+
+const SIGNALS: readonly Signal[] = ['heap', 'rss'];
+
+/**
+ * Decide on one reading.
+ *
+ * - Shutdown fires exactly once, ever: once the state is `shutdown`, nothing else is decided.
+ * - Heap or RSS at or above its shutdown line: shutdown.
+ * - GC thrash: the heap near its line while major GCs come back to back and eat most of the
+ *   time. This is the state V8 aborts in; a timer can be too slow to see the line crossed.
+ * - Warn fires on the crossing, once; it clears (a `recover` decision) only after the signal
+ *   drops below the line by the hysteresis margin.
+ */
+export function evaluate(
+  reading: Reading,
+  previous: PolicyState,
+  config: PolicyConfig,
+  tuning: PolicyTuning = POLICY_DEFAULTS,
+): Evaluation {
+  const thresholds = resolveThresholds(reading, config);
+  const pressure = pressureOf(reading, thresholds);
+  if (previous.state === 'shutdown') return { state: previous, decisions: [], thresholds, pressure };
+
+  const shutdown = shutdownDecision(reading, thresholds, tuning);
+  if (shutdown) {
+    return { state: { state: 'shutdown', warned: previous.warned }, decisions: [shutdown], thresholds, pressure };
+  }
+
+  const decisions: Decision[] = [];
+  const warned = { ...previous.warned };
+  for (const signal of SIGNALS) {
+    const value = signalValue(reading, signal);
+    const warn = thresholds[signal].warn;
+    if (value === undefined) continue;
+    if (!warned[signal]) {
+      if (warn !== undefined && value >= warn) {
+        warned[signal] = true;
+        decisions.push({ action: 'warn', signal, value, threshold: warn, reason: `${signal}-warn` });
+      }
+    } else if (warn === undefined || value < warn * (1 - tuning.hysteresis)) {
+      // A warn line that disappeared (a limit went away) also clears the warning.
+      warned[signal] = false;
+      decisions.push({ action: 'recover', signal, value, threshold: warn ?? 0, reason: `${signal}-recovered` });
+    }
+  }
+  const state: GuardState = warned.heap || warned.rss ? 'warn' : 'ok';
+  const next: PolicyState =
+    state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss
+      ? previous
+      : { state, warned };
+  return { state: next, decisions, thresholds, pressure };
+}
+
+function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, tuning: PolicyTuning): Decision | undefined {
+  for (const signal of SIGNALS) {
+    const value = signalValue(reading, signal);
+    const line = thresholds[signal].shutdown;
+    if (value !== undefined && line !== undefined && value >= line) {
+      return { action: 'shutdown', signal, value, threshold: line, reason: `${signal}-threshold` };
+    }
+  }
+  const line = thresholds.heap.shutdown;
+  const gc = reading.gc;
+  if (
+    line !== undefined &&
+    reading.heapSignal >= line * tuning.thrashMinPressure &&
+    gc.recentMajors >= tuning.thrashMinMajors &&
+    gc.recentGcShare >= tuning.thrashMinGcShare
+  ) {
+    return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash' };
+  }
+  return undefined;
+}
+
+/** Highest `signal / shutdown threshold` over the signals that have one (the `oomguard.pressure` gauge). */
+export function pressureOf(reading: Reading, thresholds: ResolvedThresholds): number {
+  let max = 0;
+  for (const signal of SIGNALS) {
+    const value = signalValue(reading, signal);
+    const line = thresholds[signal].shutdown;
+    if (value !== undefined && line !== undefined && line > 0) max = Math.max(max, value / line);
+  }
+  return max;
+}
