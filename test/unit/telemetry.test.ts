@@ -1,0 +1,316 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { metrics, trace } from '@opentelemetry/api';
+import { AggregationTemporality, MetricReader, type GaugeMetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
+import { startTelemetry, type TelemetryHandle, type TelemetrySnapshot } from '../../src/telemetry';
+import { appServiceName } from '../../src/telemetry/resource';
+import type { Config, PressureEvent, Reading } from '../../src/types';
+
+/** A reader that exports nothing on its own: the test calls `collect()`. */
+class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+const config = (over: Partial<Config> = {}): Config => ({
+  enabled: true,
+  strict: false,
+  heapThreshold: { kind: 'percent', percent: 80 },
+  heapWarn: { kind: 'percent', percent: 70 },
+  rssThreshold: { kind: 'percent', percent: 90 },
+  rssWarn: { kind: 'percent', percent: 80 },
+  pollIntervalMs: 1000,
+  shutdownTimeoutMs: 10_000,
+  exitCode: 2,
+  action: 'auto',
+  metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+  otlp: false,
+  sdkDisabled: false,
+  ...over,
+});
+
+/** Every number distinct, so a value can only have come from its own field. */
+const reading = (over: Partial<Reading> = {}): Reading => ({
+  time: 1_700_000_000_123,
+  heapInUse: 11_000_001,
+  heapCommitted: 12_000_002,
+  heapReleased: 13_003,
+  heapLimit: 140_000_004,
+  heapBudget: 130_000_005,
+  oldGenInUse: 9_000_006,
+  heapSignal: 8_000_007,
+  heapNextGc: 15_000_008,
+  rss: 60_000_009,
+  memoryLimit: 500_000_010,
+  rssSignal: 61_000_011,
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000 },
+  ...over,
+});
+
+const snapshot = (r: Reading): TelemetrySnapshot => ({
+  reading: r,
+  thresholds: { heap: { warn: 91_000_000, shutdown: 104_000_000 }, rss: { warn: 400_000_000, shutdown: 450_000_000 } },
+  state: 'warn',
+  pressure: 0.0769,
+});
+
+type Point = { value: number; attributes: Record<string, unknown> };
+function gauges(rm: ResourceMetrics): Map<string, { unit: string; points: Point[] }> {
+  const out = new Map<string, { unit: string; points: Point[] }>();
+  for (const sm of rm.scopeMetrics) {
+    if (sm.scope.name !== 'oomguard') continue;
+    for (const m of sm.metrics as GaugeMetricData[]) {
+      out.set(m.descriptor.name, {
+        unit: m.descriptor.unit,
+        points: m.dataPoints.map((p) => ({ value: p.value, attributes: { ...p.attributes } })),
+      });
+    }
+  }
+  return out;
+}
+
+const handles: TelemetryHandle[] = [];
+async function start(snap: () => TelemetrySnapshot | undefined, over: Partial<Config> = {}, opts = {}) {
+  const reader = new TestReader();
+  const lines: string[] = [];
+  let calls = 0;
+  const handle = await startTelemetry(
+    config(over),
+    {
+      latest: () => {
+        calls++;
+        return snap();
+      },
+    },
+    (l) => lines.push(l),
+    { metricReaders: [reader], instrumentations: false, ...opts },
+  );
+  handles.push(handle);
+  return { reader, handle, lines, calls: () => calls };
+}
+
+afterEach(async () => {
+  await Promise.all(handles.splice(0).map((h) => h.shutdown()));
+});
+
+describe('oomguard gauges', () => {
+  it('report exactly the fields of the reading object latest() returned, with names and units', async () => {
+    const r = reading();
+    const { reader, calls } = await start(() => snapshot(r));
+    const { resourceMetrics, errors } = await reader.collect();
+    expect(errors).toEqual([]);
+    const g = gauges(resourceMetrics);
+    const one = (name: string) => {
+      const m = g.get(name);
+      expect(m, name).toBeDefined();
+      expect(m!.points).toHaveLength(1);
+      return m!;
+    };
+    const table: [string, number, string][] = [
+      ['oomguard.heap.in_use', r.heapInUse, 'By'],
+      ['oomguard.heap.committed', r.heapCommitted, 'By'],
+      ['oomguard.heap.released', r.heapReleased, 'By'],
+      ['oomguard.heap.next_gc', r.heapNextGc!, 'By'],
+      ['oomguard.heap.limit', r.heapLimit, 'By'],
+      ['oomguard.memory.rss', r.rss!, 'By'],
+      ['oomguard.memory.limit', r.memoryLimit!, 'By'],
+      ['oomguard.pressure', 0.0769, '1'],
+      ['oomguard.state', 1, '1'],
+    ];
+    for (const [name, value, unit] of table) {
+      const m = one(name);
+      expect([name, m.unit, m.points[0]!.value]).toEqual([name, unit, value]);
+    }
+    const thresholds = g.get('oomguard.threshold')!;
+    expect(thresholds.unit).toBe('By');
+    expect(thresholds.points).toEqual(
+      expect.arrayContaining([
+        { value: 91_000_000, attributes: { 'oomguard.signal': 'heap', 'oomguard.level': 'warn' } },
+        { value: 104_000_000, attributes: { 'oomguard.signal': 'heap', 'oomguard.level': 'shutdown' } },
+        { value: 400_000_000, attributes: { 'oomguard.signal': 'rss', 'oomguard.level': 'warn' } },
+        { value: 450_000_000, attributes: { 'oomguard.signal': 'rss', 'oomguard.level': 'shutdown' } },
+      ]),
+    );
+    expect(thresholds.points).toHaveLength(4);
+    // One collect, one reading: every gauge came from a single latest() call.
+    expect(calls()).toBe(1);
+  });
+
+  it('observe the same reading object on every collect until the policy decides on a new one', async () => {
+    let current = snapshot(reading());
+    const { reader, calls } = await start(() => current);
+    const first = gauges((await reader.collect()).resourceMetrics);
+    const second = gauges((await reader.collect()).resourceMetrics);
+    expect(second.get('oomguard.heap.in_use')!.points[0]!.value).toBe(first.get('oomguard.heap.in_use')!.points[0]!.value);
+    current = snapshot(reading({ heapInUse: 22_222_222, time: 1_700_000_001_123 }));
+    const third = gauges((await reader.collect()).resourceMetrics);
+    expect(third.get('oomguard.heap.in_use')!.points[0]!.value).toBe(22_222_222);
+    expect(calls()).toBe(3);
+  });
+
+  it('leave out oomguard.memory.limit, rss and next_gc when the reading has none, and off thresholds', async () => {
+    const r = reading({ memoryLimit: undefined, rss: undefined, heapNextGc: undefined });
+    const snap: TelemetrySnapshot = { ...snapshot(r), thresholds: { heap: { warn: 5, shutdown: 6 }, rss: {} }, state: 'ok' };
+    const { reader } = await start(() => snap);
+    const g = gauges((await reader.collect()).resourceMetrics);
+    expect(g.get('oomguard.memory.limit')?.points ?? []).toEqual([]);
+    expect(g.get('oomguard.memory.rss')?.points ?? []).toEqual([]);
+    expect(g.get('oomguard.heap.next_gc')?.points ?? []).toEqual([]);
+    expect(g.get('oomguard.threshold')!.points.map((p) => p.attributes['oomguard.signal'])).toEqual(['heap', 'heap']);
+    expect(g.get('oomguard.state')!.points[0]!.value).toBe(0);
+  });
+
+  it('report nothing (and do not fail the collect) before the first reading or when the source throws', async () => {
+    for (const snap of [() => undefined, () => { throw new Error('boom'); }]) {
+      const { reader } = await start(snap as () => TelemetrySnapshot | undefined);
+      const { resourceMetrics, errors } = await reader.collect();
+      expect(errors).toEqual([]);
+      const g = gauges(resourceMetrics);
+      expect(g.get('oomguard.heap.in_use')?.points ?? []).toEqual([]);
+    }
+  });
+
+  it('register no global provider', async () => {
+    const before = metrics.getMeterProvider();
+    const beforeTracer = trace.getTracerProvider();
+    await start(() => snapshot(reading()), {}, { spanExporter: new InMemorySpanExporter(), instrumentations: true });
+    expect(metrics.getMeterProvider()).toBe(before);
+    expect(trace.getTracerProvider()).toBe(beforeTracer);
+  });
+});
+
+describe('pressure events', () => {
+  const event = (level: PressureEvent['level']): PressureEvent => {
+    const r = reading();
+    const s = snapshot(r);
+    return { level, signal: 'heap', reason: 'heap-threshold', value: r.heapSignal, threshold: 8_000_000, pressure: 0.5, reading: r, thresholds: s.thresholds };
+  };
+
+  it.each([
+    ['warn', 'oomguard.warning', 13, 'WARN'],
+    ['shutdown', 'oomguard.shutdown', 17, 'ERROR'],
+  ] as const)('%s gives one log record %s at %s severity, correlated with a span of the same name', async (level, name, severityNumber, severityText) => {
+    const spans = new InMemorySpanExporter();
+    const logs = new InMemoryLogRecordExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
+    handle.recordEvent(event(level));
+    await handle.flush(1000);
+    const [span, ...moreSpans] = spans.getFinishedSpans();
+    const [log, ...moreLogs] = logs.getFinishedLogRecords();
+    expect(moreSpans).toEqual([]);
+    expect(moreLogs).toEqual([]);
+    expect(span!.name).toBe(name);
+    expect(log!.eventName).toBe(name);
+    expect([log!.severityNumber, log!.severityText]).toEqual([severityNumber, severityText]);
+    expect(log!.spanContext?.traceId).toBe(span!.spanContext().traceId);
+    expect(log!.spanContext?.spanId).toBe(span!.spanContext().spanId);
+    for (const attrs of [span!.attributes, log!.attributes]) {
+      expect(attrs).toMatchObject({
+        'oomguard.signal': 'heap',
+        'oomguard.level': level,
+        'oomguard.reason': 'heap-threshold',
+        'oomguard.value': 8_000_007,
+        'oomguard.threshold': 8_000_000,
+        'oomguard.heap.in_use': 11_000_001,
+        'oomguard.heap.limit': 140_000_004,
+        'oomguard.memory.limit': 500_000_010,
+        'oomguard.threshold.heap.shutdown': 104_000_000,
+        'oomguard.threshold.rss.warn': 400_000_000,
+        'oomguard.reading.time': new Date(1_700_000_000_123).toISOString(),
+      });
+    }
+    // The span starts at the reading's time, not when the exporter got round to it.
+    expect(span!.startTime).toEqual([1_700_000_000, 123_000_000]);
+  });
+
+  it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
+    const { handle } = await start(() => undefined, {}, { spanExporter: new InMemorySpanExporter() });
+    expect(() => handle.recordEvent({} as PressureEvent)).not.toThrow();
+    await handle.shutdown();
+    expect(() => handle.recordEvent(event('warn'))).not.toThrow();
+    await expect(handle.flush(10)).resolves.toBeUndefined();
+  });
+});
+
+describe('startTelemetry', () => {
+  it('is inert with OTEL_SDK_DISABLED and with nothing to export, and opens no port', async () => {
+    for (const over of [{ sdkDisabled: true, metrics: { enabled: true, host: '127.0.0.1', port: 0 } }, { metrics: { enabled: false, host: undefined, port: 0 } }]) {
+      const handle = await startTelemetry(config(over), { latest: () => undefined }, () => {});
+      expect(handle.metricsPort).toBeUndefined();
+    }
+  });
+
+  it('serves an ephemeral port when asked for port 0', async () => {
+    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    expect(handle.metricsPort).toBeGreaterThan(0);
+    const text = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
+    expect(text).toMatch(/^oomguard_heap_in_use\{[^}]*\} 11000001$/m);
+    expect((await fetch(`http://127.0.0.1:${handle.metricsPort}/other`)).status).toBe(404);
+  });
+
+  it.each([
+    [undefined, /cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
+    ['4242', /held by the parent process \(pid 4242\)/],
+  ])('a busy port (parent pid %s) gives exactly one line and no endpoint', async (parent, line) => {
+    const first = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const port = first.handle.metricsPort!;
+    const env = parent ? { OOMGUARD_PARENT_PID: parent } : {};
+    const second = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } }, { env });
+    expect(second.handle.metricsPort).toBeUndefined();
+    expect(second.lines).toHaveLength(1);
+    expect(second.lines[0]).toMatch(line);
+  });
+
+  it('flush is bounded by its deadline even when the OTLP collector never answers', async () => {
+    const net = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const blackhole = net.createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const port = (blackhole.address() as import('node:net').AddressInfo).port;
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+    try {
+      const { handle } = await start(() => snapshot(reading()), { otlp: true });
+      handle.recordEvent({ level: 'warn', signal: 'heap', reason: 'r', value: 1, threshold: 1, pressure: 1, reading: reading(), thresholds: snapshot(reading()).thresholds });
+      const t0 = Date.now();
+      await handle.flush(300);
+      const took = Date.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(took).toBeLessThan(800);
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    }
+  });
+});
+
+describe('appServiceName', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oomguard-svc-'));
+  afterEach(() => {});
+  it.each([
+    ['the nearest package.json name above the script', { 'pkg/package.json': '{"name":"shop-api"}', 'pkg/src/deep/server.js': '' }, 'pkg/src/deep/server.js', 'shop-api'],
+    ['the script name when no package.json has a name', { 'noname/package.json': '{"private":true}', 'noname/worker.mjs': '' }, 'noname/worker.mjs', 'worker'],
+    ['the script name past a malformed package.json', { 'broken/package.json': '{', 'broken/job.js': '' }, 'broken/job.js', 'job'],
+  ])('is %s', (_what, files, script, expected) => {
+    const root = join(dir, String(Math.random()).slice(2));
+    for (const [rel, text] of Object.entries(files)) {
+      mkdirSync(join(root, rel, '..'), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    }
+    // tmpdir has no package.json above it on this machine; if it ever has, the first case
+    // still holds and the others would name that package, which this assertion would catch.
+    expect(appServiceName(join(root, script))).toBe(expected);
+    rmSync(root, { recursive: true, force: true });
+  });
+  it('is undefined without a script (REPL, -e)', () => {
+    expect(appServiceName('')).toBeUndefined();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
