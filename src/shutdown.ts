@@ -1,0 +1,208 @@
+/**
+ * Shutdown: the hook registry, the deadline and the exit code.
+ *
+ * One shot. `run()` arms the deadline timer first, then starts every hook at once (memory is
+ * running out; a slow hook must not hold up the others), flushes telemetry with whatever time is
+ * left, and exits with the configured code. Everything process-wide (`exit`, `kill`, the clock,
+ * the logger) is injected so unit tests never exit, and only e2e tests see real exit codes.
+ */
+import type { PressureEvent, ShutdownAction } from './types';
+
+/** A function to run before the process exits on memory pressure. */
+export type ShutdownHook = (event: PressureEvent) => unknown;
+
+/** Options of `onShutdown`. */
+export interface HookOptions {
+  /**
+   * How long this hook may take, in milliseconds or as a duration string (`'5s'`). It is also
+   * bounded by the overall deadline (`OOMGUARD_SHUTDOWN_TIMEOUT`). Default: the overall deadline.
+   */
+  timeout?: number | string;
+  /** Used in log lines; defaults to the function's name. */
+  name?: string;
+}
+
+/** What the process-wide side of shutdown needs; `processDeps()` gives the real ones. */
+export interface ShutdownDeps {
+  exit(code: number): void;
+  /** Make `code` the exit code however the process ends from now on. */
+  forceExitCode(code: number): void;
+  kill(signal: NodeJS.Signals): void;
+  listenerCount(signal: NodeJS.Signals): number;
+  log(line: string): void;
+  setTimer(fn: () => void, ms: number): { unref(): void; ref(): void };
+  clearTimer(timer: unknown): void;
+  now(): number;
+}
+
+export interface RunOptions {
+  exitCode: number;
+  timeoutMs: number;
+  action: ShutdownAction;
+  /** Telemetry flush, bounded by the time left; must not reject (errors are logged). */
+  flush?: (msLeft: number) => Promise<void>;
+}
+
+interface Hook {
+  fn: ShutdownHook;
+  name: string;
+  timeoutMs: number | undefined;
+}
+
+/** Outcome of one hook, reported in the log and returned by `run()` for tests. */
+export interface HookResult {
+  name: string;
+  outcome: 'ok' | 'error' | 'timeout';
+  ms: number;
+  error?: string;
+}
+
+export type DurationParser = (value: string) => number;
+
+export class Shutdown {
+  readonly #deps: ShutdownDeps;
+  readonly #parseDuration: DurationParser;
+  readonly #hooks = new Set<Hook>();
+  #running: Promise<HookResult[]> | undefined;
+
+  constructor(deps: ShutdownDeps, parseDuration: DurationParser) {
+    this.#deps = deps;
+    this.#parseDuration = parseDuration;
+  }
+
+  /**
+   * Register a hook; returns a function that removes it. Throws (at registration, never at
+   * shutdown time) when the function or timeout is invalid.
+   */
+  add(fn: ShutdownHook, options: HookOptions = {}): () => void {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`oomguard: onShutdown(fn) expects a function, got ${typeof fn}`);
+    }
+    let timeoutMs: number | undefined;
+    if (options.timeout !== undefined) {
+      timeoutMs = typeof options.timeout === 'number' ? options.timeout : this.#parseDuration(options.timeout);
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+        throw new RangeError(`oomguard: onShutdown timeout must be a positive duration, got ${String(options.timeout)}`);
+      }
+    }
+    const hook: Hook = { fn, name: options.name ?? (fn.name || `hook#${this.#hooks.size + 1}`), timeoutMs };
+    this.#hooks.add(hook);
+    return () => {
+      this.#hooks.delete(hook);
+    };
+  }
+
+  get size(): number {
+    return this.#hooks.size;
+  }
+
+  /** True once `run()` has been called. */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Run the shutdown once; later calls return the first call's promise. */
+  run(event: PressureEvent, options: RunOptions): Promise<HookResult[]> {
+    this.#running ??= this.#run(event, options);
+    return this.#running;
+  }
+
+  async #run(event: PressureEvent, options: RunOptions): Promise<HookResult[]> {
+    const deps = this.#deps;
+    const started = deps.now();
+    const deadline = started + options.timeoutMs;
+    // From here on the exit code is ours, whoever ends the process: a hook, the app's own
+    // SIGTERM handler calling process.exit(0), or the event loop running dry.
+    deps.forceExitCode(options.exitCode);
+    // Armed before any hook runs, as close-with-grace does: a hook may hang or block, and the
+    // deadline must hold regardless. Kept ref'd while hooks run so a pending hook is waited for.
+    const timer = deps.setTimer(() => {
+      deps.log(`oomguard: shutdown deadline of ${options.timeoutMs}ms passed; exiting with code ${options.exitCode}`);
+      deps.exit(options.exitCode);
+    }, options.timeoutMs);
+
+    const results = await Promise.all([...this.#hooks].map((hook) => this.#runHook(hook, event, deadline)));
+    for (const r of results) {
+      if (r.outcome === 'error') deps.log(`oomguard: shutdown hook "${r.name}" failed after ${r.ms}ms: ${r.error}`);
+      if (r.outcome === 'timeout') deps.log(`oomguard: shutdown hook "${r.name}" did not finish within ${r.ms}ms; moving on`);
+    }
+    if (options.flush) {
+      try {
+        await options.flush(Math.max(0, deadline - deps.now()));
+      } catch (err) {
+        deps.log(`oomguard: telemetry flush failed: ${describe(err)}`);
+      }
+    }
+
+    const action = options.action === 'auto' ? (deps.listenerCount('SIGTERM') > 0 ? 'signal' : 'exit') : options.action;
+    if (action === 'signal' && deps.listenerCount('SIGTERM') > 0) {
+      // The app's own shutdown path runs next. If it ends the process (process.exit or an
+      // empty event loop), the forced exit code applies; if it hangs, the deadline does. The
+      // timer no longer needs to hold the loop open: the app decides how long it stays up.
+      timer.unref();
+      deps.kill('SIGTERM');
+    } else {
+      if (action === 'signal') deps.log('oomguard: OOMGUARD_ACTION=signal but the app has no SIGTERM listener; exiting');
+      deps.clearTimer(timer);
+      deps.exit(options.exitCode);
+    }
+    return results;
+  }
+
+  async #runHook(hook: Hook, event: PressureEvent, deadline: number): Promise<HookResult> {
+    const deps = this.#deps;
+    const start = deps.now();
+    const budget = Math.max(0, Math.min(hook.timeoutMs ?? Infinity, deadline - start));
+    let timer: unknown;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      const t = deps.setTimer(() => resolve('timeout'), budget);
+      t.unref();
+      timer = t;
+    });
+    try {
+      const outcome = await Promise.race([
+        (async () => {
+          await hook.fn(event);
+          return 'ok' as const;
+        })(),
+        timeout,
+      ]);
+      return { name: hook.name, outcome, ms: deps.now() - start };
+    } catch (err) {
+      return { name: hook.name, outcome: 'error', ms: deps.now() - start, error: describe(err) };
+    } finally {
+      deps.clearTimer(timer);
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.stack?.split('\n', 2).join(' ') ?? `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** The real process. */
+export function processDeps(log: (line: string) => void): ShutdownDeps {
+  let forced: number | undefined;
+  return {
+    exit: (code) => process.exit(code),
+    forceExitCode(code) {
+      if (forced === undefined) {
+        // Node sets process.exitCode from process.exit(code) before emitting 'exit' and exits
+        // with process.exitCode after the listeners ran (lib/internal/process/per_thread.js), so
+        // a listener has the last word on the code, whatever the app passed.
+        process.on('exit', () => {
+          process.exitCode = forced;
+        });
+      }
+      forced = code;
+      process.exitCode = code;
+    },
+    kill: (signal) => process.kill(process.pid, signal),
+    listenerCount: (signal) => process.listenerCount(signal),
+    log,
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+    now: () => Date.now(),
+  };
+}

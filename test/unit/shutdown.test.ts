@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { Shutdown, type ShutdownDeps } from '../../src/shutdown';
+import type { PressureEvent } from '../../src/types';
+
+const event = { level: 'shutdown', signal: 'heap', reason: 'heap-threshold' } as unknown as PressureEvent;
+
+/** Real timers (short deadlines), fake process: records exits, kills and log lines. */
+function fakeDeps(sigtermListeners = 0) {
+  const calls: string[] = [];
+  const lines: string[] = [];
+  let exited: (code: number) => void = () => undefined;
+  const exitedP = new Promise<number>((r) => (exited = r));
+  const deps: ShutdownDeps = {
+    exit(code) {
+      calls.push(`exit:${code}`);
+      exited(code);
+    },
+    forceExitCode: (code) => calls.push(`force:${code}`),
+    kill: (signal) => calls.push(`kill:${signal}`),
+    listenerCount: () => sigtermListeners,
+    log: (line) => lines.push(line),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+    now: () => Date.now(),
+  };
+  return { deps, calls, lines, exitedP };
+}
+
+const parse = (s: string): number => (s.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s.slice(0, -1)) * 1000);
+
+describe('Shutdown', () => {
+  it('forces the exit code before any hook runs, runs every hook, flushes, then exits with the code', async () => {
+    const { deps, calls } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(async function flushWal() {
+      calls.push('hook:wal');
+    });
+    s.add(() => {
+      calls.push('hook:server');
+    });
+    await s.run(event, {
+      exitCode: 2,
+      timeoutMs: 1000,
+      action: 'exit',
+      flush: async () => {
+        calls.push('flush');
+      },
+    });
+    expect(calls).toEqual(['force:2', 'hook:wal', 'hook:server', 'flush', 'exit:2']);
+  });
+
+  it('logs a throwing hook by name and still runs the others and exits', async () => {
+    const { deps, calls, lines } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(function badHook() {
+      throw new Error('disk on fire');
+    });
+    s.add(async () => {
+      calls.push('hook:other');
+    });
+    const results = await s.run(event, { exitCode: 2, timeoutMs: 1000, action: 'exit' });
+    expect(results.map((r) => r.outcome)).toEqual(['error', 'ok']);
+    expect(lines.join('\n')).toMatch(/shutdown hook "badHook" failed.*disk on fire/);
+    expect(calls).toContain('hook:other');
+    expect(calls.at(-1)).toBe('exit:2');
+  });
+
+  it('does not wait for a hung hook past its own timeout', async () => {
+    const { deps, lines, calls } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(() => new Promise(() => undefined), { name: 'hangs', timeout: '50ms' });
+    const t0 = Date.now();
+    const results = await s.run(event, { exitCode: 2, timeoutMs: 5000, action: 'exit' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(results[0]?.outcome).toBe('timeout');
+    expect(lines.join('\n')).toMatch(/"hangs" did not finish/);
+    expect(calls.at(-1)).toBe('exit:2');
+  });
+
+  it('exits at the overall deadline even when a hook never settles and has no timeout of its own', async () => {
+    const { deps, exitedP, lines } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(() => new Promise(() => undefined));
+    const t0 = Date.now();
+    // The hook's implicit timeout is the overall deadline; the deadline timer fires first or together.
+    void s.run(event, { exitCode: 7, timeoutMs: 100, action: 'exit' });
+    expect(await exitedP).toBe(7);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(lines.length).toBeGreaterThan(0);
+  });
+
+  it('bounds the telemetry flush by the time left', async () => {
+    const { deps } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    let given = -1;
+    await s.run(event, {
+      exitCode: 2,
+      timeoutMs: 300,
+      action: 'exit',
+      flush: async (ms) => {
+        given = ms;
+      },
+    });
+    expect(given).toBeGreaterThan(200);
+    expect(given).toBeLessThanOrEqual(300);
+  });
+
+  it('runs only once, however many times it is asked', async () => {
+    const { deps, calls } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    let n = 0;
+    s.add(() => void n++);
+    const a = s.run(event, { exitCode: 2, timeoutMs: 1000, action: 'exit' });
+    const b = s.run(event, { exitCode: 3, timeoutMs: 1000, action: 'exit' });
+    expect(a).toBe(b);
+    await a;
+    expect(n).toBe(1);
+    expect(calls.filter((c) => c.startsWith('exit'))).toEqual(['exit:2']);
+  });
+
+  it.each([
+    ['auto with a SIGTERM listener sends SIGTERM and leaves the exit to the app (code forced)', 'auto', 1, 'kill:SIGTERM'],
+    ['auto without a SIGTERM listener exits', 'auto', 0, 'exit:2'],
+    ['signal with a listener sends SIGTERM', 'signal', 1, 'kill:SIGTERM'],
+    ['signal without any listener exits rather than die of SIGTERM', 'signal', 0, 'exit:2'],
+    ['exit never signals', 'exit', 1, 'exit:2'],
+  ] as const)('%s', async (_name, action, listeners, last) => {
+    const { deps, calls } = fakeDeps(listeners);
+    const s = new Shutdown(deps, parse);
+    await s.run(event, { exitCode: 2, timeoutMs: 1000, action });
+    expect(calls[0]).toBe('force:2');
+    expect(calls.at(-1)).toBe(last);
+  });
+
+  it('rejects bad hooks at registration, not at shutdown', () => {
+    const s = new Shutdown(fakeDeps().deps, parse);
+    expect(() => s.add('nope' as never)).toThrow(/expects a function/);
+    expect(() => s.add(() => undefined, { timeout: -1 })).toThrow(/positive duration/);
+  });
+
+  it('removes a hook with the function add() returned', async () => {
+    const { deps } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    let ran = false;
+    const remove = s.add(() => void (ran = true));
+    remove();
+    expect(s.size).toBe(0);
+    await s.run(event, { exitCode: 2, timeoutMs: 100, action: 'exit' });
+    expect(ran).toBe(false);
+  });
+});
