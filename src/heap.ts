@@ -322,3 +322,8 @@ export function generationSizes(spaces: readonly SpaceStats[]): GenerationSizes 
   }
   return { oldGen, young, newSpaceCapacity };
 }
+
+/** True for the young generation's spaces (`new_space`, `new_large_object_space`). */
+export function isYoungSpace(spaceName: string): boolean {
+  return spaceGeneration(spaceName) === 'young';
+}
