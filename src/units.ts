@@ -81,7 +81,7 @@ const DURATION_UNITS: ReadonlyMap<string, bigint> = new Map([
 ]);
 
 /** Digits with single underscores between them (`1_000_000`), an optional fraction, a unit. */
-const NUMBER_UNIT = /^(\d(?:_?\d)*)?(?:\.(\d(?:_?\d)*)?)?[ \t]*([A-Za-z%]*)$/;
+const NUMBER_UNIT = /^(\d(?:_?\d)*)?(?:\.(\d(?:_?\d)*)?)?[ \t]*([A-Za-z]*|%)$/;
 /** Longer inputs are refused before any arithmetic: no real value needs them. */
 const MAX_INPUT_LENGTH = 64;
 
