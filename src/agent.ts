@@ -1,0 +1,255 @@
+/**
+ * The running guard: wires config -> GC tracker + sampler -> watcher -> events and shutdown, and
+ * brings telemetry up lazily once the guard is armed.
+ *
+ * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
+ * telemetry; `Agent.stop()` removes all of it.
+ */
+import * as v8 from 'node:v8';
+import { writeSync } from 'node:fs';
+import type { Config, Decision, GuardState, PressureEvent, Reading, ResolvedThresholds } from './types';
+import type { Evaluation } from './policy';
+import { Sampler, type CgroupSource } from './sampler';
+import { Watcher } from './watcher';
+import { Shutdown } from './shutdown';
+import { heapBudget } from './heap';
+import { GcTracker } from './gc';
+import { openCgroup } from './cgroup';
+import type { TelemetryHandle } from './telemetry';
+
+/** Listener of warn, recovery and shutdown events. */
+export type PressureListener = (event: PressureEvent) => void;
+
+/** The guard's latest view, as `reading()` returns it and the gauges report it. */
+export interface Snapshot {
+  reading: Reading;
+  thresholds: ResolvedThresholds;
+  state: GuardState;
+  pressure: number;
+}
+
+export interface AgentDeps {
+  /** Where the agent's own lines go (stderr by default, written synchronously). */
+  log: (line: string) => void;
+  shutdown: Shutdown;
+  listeners: Set<PressureListener>;
+}
+
+const EVENT_NAME: Record<GuardState, string> = {
+  ok: 'oomguard.recovered',
+  warn: 'oomguard.warning',
+  shutdown: 'oomguard.shutdown',
+};
+
+export class Agent {
+  readonly config: Config;
+  readonly heapBudget: { bytes: number; source: string };
+  readonly #deps: AgentDeps;
+  readonly #gc: GcTracker;
+  readonly #sampler: Sampler;
+  readonly #watcher: Watcher;
+  readonly #cgroup: (CgroupSource & { close?(): void }) | undefined;
+  #telemetry: Promise<TelemetryHandle | undefined> | undefined;
+  #telemetryTimer: NodeJS.Immediate | undefined;
+  #snapshot: Snapshot | undefined;
+
+  constructor(config: Config, deps: AgentDeps) {
+    this.config = config;
+    this.#deps = deps;
+    const heap = v8.getHeapStatistics();
+    this.heapBudget = heapBudget({
+      heapSizeLimit: heap.heap_size_limit,
+      execArgv: process.execArgv,
+      nodeOptions: process.env.NODE_OPTIONS,
+      v8Version: process.versions.v8,
+    });
+    this.#gc = new GcTracker({
+      heapBudget: this.heapBudget.bytes,
+      // A major GC is when the heap signal moves, and near the limit they come faster than any
+      // sensible poll: check right away.
+      onMajor: () => this.#watcher.check('gc'),
+    });
+    this.#cgroup = safe(() => openCgroup());
+    this.#sampler = new Sampler({
+      heapBudget: this.heapBudget.bytes,
+      gc: this.#gc,
+      cgroup: this.#cgroup,
+      constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
+    });
+    this.#watcher = new Watcher({
+      config,
+      sample: () => this.#sampler.sample(),
+      onEvaluation: (reading, evaluation) => {
+        this.#snapshot = snapshotOf(reading, evaluation);
+      },
+      onDecision: (decision, reading, evaluation) => this.#onDecision(decision, reading, evaluation),
+      onError: (err) => this.#deps.log(`oomguard: check failed: ${String(err)}`),
+    });
+  }
+
+  /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */
+  memoryLimit(): ReturnType<Sampler['memoryLimit']> {
+    return this.#sampler.memoryLimit();
+  }
+
+  /** The last reading the policy decided on, with its thresholds and state. */
+  snapshot(): Snapshot | undefined {
+    return this.#snapshot;
+  }
+
+  get running(): boolean {
+    return this.#watcher.running;
+  }
+
+  start(): void {
+    this.#gc.start();
+    this.#watcher.start();
+    if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
+    // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
+    // after the app's own start-up code has run, never before the guard is armed.
+    this.#telemetryTimer = setImmediate(() => {
+      this.#telemetryTimer = undefined;
+      this.#telemetry = this.#startTelemetry();
+    });
+    this.#telemetryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#watcher.stop();
+    this.#gc.stop();
+    if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
+    this.#telemetryTimer = undefined;
+    const telemetry = await this.#telemetry;
+    this.#telemetry = undefined;
+    await telemetry?.shutdown().catch(() => undefined);
+    safe(() => this.#cgroup?.close?.());
+  }
+
+  /** Telemetry handle once it is up (tests, shutdown). */
+  telemetry(): Promise<TelemetryHandle | undefined> {
+    return this.#telemetry ?? Promise.resolve(undefined);
+  }
+
+  async #startTelemetry(): Promise<TelemetryHandle | undefined> {
+    try {
+      const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
+      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#deps.log);
+    } catch (err) {
+      this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
+      return undefined;
+    }
+  }
+
+  #onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
+    if (decision.action === 'none') return;
+    const level: GuardState = decision.action === 'warn' ? 'warn' : decision.action === 'shutdown' ? 'shutdown' : 'ok';
+    const event: PressureEvent = {
+      level,
+      signal: decision.signal,
+      reason: decision.reason,
+      value: decision.value,
+      threshold: decision.threshold,
+      pressure: evaluation.pressure,
+      reading,
+      thresholds: evaluation.thresholds,
+    };
+    // The JSON line first and synchronously: if anything after it fails, or the process dies
+    // anyway, the operator still has the record.
+    this.#deps.log(JSON.stringify(jsonLine(event)));
+    for (const listener of this.#deps.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#deps.log(`oomguard: onPressure listener threw: ${String(err)}`);
+      }
+    }
+    if (level !== 'ok') {
+      void this.#telemetry?.then((t) => t?.recordEvent(event));
+      safe(() =>
+        process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }),
+      );
+    }
+    if (level === 'shutdown') {
+      void this.#deps.shutdown.run(event, {
+        exitCode: this.config.exitCode,
+        timeoutMs: this.config.shutdownTimeoutMs,
+        action: this.config.action,
+        flush: (msLeft) => this.#flush(msLeft),
+      });
+    }
+  }
+
+  async #flush(msLeft: number): Promise<void> {
+    const pending = this.#telemetry;
+    if (!pending) return;
+    // Telemetry may still be starting; it gets what is left of the deadline, not more.
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, msLeft, undefined);
+      timer.unref();
+    });
+    try {
+      const started = Date.now();
+      const telemetry = await Promise.race([pending, bounded]);
+      if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function snapshotOf(reading: Reading, evaluation: Evaluation): Snapshot {
+  return { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+}
+
+const MiB = 1024 * 1024;
+const mib = (n: number): string => `${(n / MiB).toFixed(1)} MiB`;
+
+function describeEvent(e: PressureEvent): string {
+  const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${mib(e.value)} >= ${mib(e.threshold)}`;
+  return e.level === 'shutdown'
+    ? `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`
+    : `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
+}
+
+/** The one JSON line on stderr for each event (stable field names; bytes are plain numbers). */
+export function jsonLine(e: PressureEvent): Record<string, unknown> {
+  const r = e.reading;
+  return {
+    name: EVENT_NAME[e.level],
+    level: e.level,
+    time: new Date(r.time).toISOString(),
+    pid: process.pid,
+    signal: e.signal,
+    reason: e.reason,
+    value: e.value,
+    threshold: e.threshold,
+    pressure: Number(e.pressure.toFixed(4)),
+    heapSignal: r.heapSignal,
+    heapInUse: r.heapInUse,
+    heapBudget: r.heapBudget,
+    heapLimit: r.heapLimit,
+    rss: r.rss,
+    rssSignal: r.rssSignal,
+    memoryLimit: r.memoryLimit,
+    external: r.external,
+    thresholds: e.thresholds,
+  };
+}
+
+/** Write a line to stderr synchronously (the process may be about to exit). */
+export function stderrLine(line: string): void {
+  try {
+    writeSync(2, line.endsWith('\n') ? line : `${line}\n`);
+  } catch {
+    // stderr closed: nothing sensible left to do.
+  }
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The public API, backed by ONE agent per process.
+ *
+ * The state lives on `globalThis[Symbol.for('oomguard')]`, like pino's public singletons, so
+ * that `--require oomguard/register`, `--import oomguard/register`, a later
+ * `require('oomguard')` and even a second installed copy of the package all reach the same
+ * hooks, listeners and running guard. The first copy to load provides the implementation; later
+ * copies delegate to it.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { Agent, stderrLine, type PressureListener, type Snapshot } from './agent';
+import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
+import { loadConfig, OomguardConfigError, type StartOptions } from './config';
+import { parseDuration } from './units';
+import type { Config, Reading } from './types';
+
+const KEY = Symbol.for('oomguard');
+
+/** What `start()` returns: everything it installed can be removed with `stop()`. */
+export interface GuardHandle {
+  /** The resolved configuration the guard runs with (undefined when disabled or in a worker). */
+  readonly config: Config | undefined;
+  /** Stop the guard: timer, GC observer, telemetry and its port. Hooks stay registered. */
+  stop(): Promise<void>;
+}
+
+/** A snapshot of the guard: the last reading, its thresholds in bytes, the state, the budget. */
+export interface Status extends Snapshot {
+  config: Config;
+  heapBudget: { bytes: number; source: string };
+  memoryLimit: { bytes: number | undefined; source: string; from?: string };
+}
+
+interface Slot {
+  readonly version: string;
+  start(options?: StartOptions): GuardHandle;
+  /** Start with an already resolved configuration (the preload resolves it once). */
+  startResolved(config: Config): GuardHandle;
+  stop(): Promise<void>;
+  onShutdown(fn: ShutdownHook, options?: HookOptions): () => void;
+  onPressure(fn: PressureListener): () => void;
+  reading(): Readonly<Reading> | undefined;
+  status(): Status | undefined;
+  /** The running agent, if any (internal: register, cli and tests). */
+  agent(): Agent | undefined;
+}
+
+function createSlot(): Slot {
+  const listeners = new Set<PressureListener>();
+  const shutdown = new Shutdown(processDeps(stderrLine), (text) => {
+    const parsed = parseDuration(text);
+    if (!parsed.ok) throw new RangeError(`oomguard: onShutdown timeout ${JSON.stringify(text)} is not valid: expected ${parsed.expected}`);
+    return parsed.value;
+  });
+  let agent: Agent | undefined;
+
+  const handle = (config: Config | undefined): GuardHandle => ({
+    config,
+    stop: () => slot.stop(),
+  });
+
+  const slot: Slot = {
+    version: require('../package.json').version as string,
+    start(options) {
+      // A worker shares the process with the main thread, which guards it: RSS and the cgroup
+      // already see the worker's memory. Here the API only has to be there.
+      if (!isMainThread) return handle(undefined);
+      if (agent?.running) {
+        if (options && Object.keys(options).length > 0) {
+          stderrLine('oomguard: start(options) called while the guard is already running (preloaded?); options ignored');
+        }
+        return handle(agent.config);
+      }
+      const result = loadConfig(process.env, options);
+      if (!result.ok) throw new OomguardConfigError(result.issues);
+      return slot.startResolved(result.config);
+    },
+    startResolved(config) {
+      if (!isMainThread) return handle(undefined);
+      if (agent?.running) return handle(agent.config);
+      if (!config.enabled) return handle(config);
+      agent = new Agent(config, { log: stderrLine, shutdown, listeners });
+      agent.start();
+      return handle(agent.config);
+    },
+    async stop() {
+      const a = agent;
+      agent = undefined;
+      await a?.stop();
+    },
+    onShutdown: (fn, options) => shutdown.add(fn, options),
+    onPressure(fn) {
+      if (typeof fn !== 'function') throw new TypeError(`oomguard: onPressure(fn) expects a function, got ${typeof fn}`);
+      listeners.add(fn);
+      return () => {
+        listeners.delete(fn);
+      };
+    },
+    reading: () => agent?.snapshot()?.reading,
+    status() {
+      const snap = agent?.snapshot();
+      if (!agent || !snap) return undefined;
+      return { ...snap, config: agent.config, heapBudget: agent.heapBudget, memoryLimit: agent.memoryLimit() };
+    },
+    agent: () => agent,
+  };
+  return slot;
+}
+
+/** The process-wide slot, created by the first copy of oomguard to ask. */
+export function slot(): Slot {
+  const g = globalThis as { [KEY]?: Slot };
+  return (g[KEY] ??= createSlot());
+}
+
+/**
+ * Start the guard (without a preload). Options win over `OOMGUARD_*` variables, which win over
+ * the defaults. Throws `OomguardConfigError` (code `OOMGUARD_INVALID_CONFIG`) on bad input, at
+ * call time, never later. After a preload it returns the running guard.
+ */
+export function start(options?: StartOptions): GuardHandle {
+  return slot().start(options);
+}
+
+/** Stop the guard; everything it installed is removed. Registered hooks stay. */
+export function stop(): Promise<void> {
+  return slot().stop();
+}
+
+/**
+ * Run `fn` before the process exits on memory pressure (flush a WAL, close a server). All hooks
+ * start at once; each is bounded by its `timeout` and by `OOMGUARD_SHUTDOWN_TIMEOUT`; a hook that
+ * throws or hangs is logged by name and does not stop the others. Returns an unsubscribe function.
+ */
+export function onShutdown(fn: ShutdownHook, options?: HookOptions): () => void {
+  return slot().onShutdown(fn, options);
+}
+
+/**
+ * Be told when a warn line is crossed (`level: 'warn'`), when it clears (`'ok'`), and when the
+ * guard shuts down (`'shutdown'`, just before the hooks run): shed load, drop caches. Called
+ * synchronously from the guard's check; a listener that throws is logged and ignored.
+ */
+export function onPressure(fn: PressureListener): () => void {
+  return slot().onPressure(fn);
+}
+
+/** The reading the policy last decided on (no new sample is taken), or undefined if not running. */
+export function reading(): Readonly<Reading> | undefined {
+  return slot().reading();
+}
+
+/** Everything the guard knows right now: reading, thresholds in bytes, state, budget, limit. */
+export function status(): Status | undefined {
+  return slot().status();
+}

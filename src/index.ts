@@ -1,0 +1,24 @@
+/**
+ * oomguard: shut a Node.js service down cleanly (hooks, flush, exit code 2) before V8's heap
+ * abort or the kernel OOM killer, and export what the guard sees through OpenTelemetry.
+ *
+ * Re-exports only; importing this module starts nothing (the preload `oomguard/register` does).
+ */
+export { start, stop, onShutdown, onPressure, reading, status } from './api';
+export type { GuardHandle, Status } from './api';
+export type { PressureListener, Snapshot } from './agent';
+export type { HookOptions, ShutdownHook } from './shutdown';
+export { OomguardConfigError } from './config';
+export type { StartOptions, ConfigIssue } from './config';
+export type {
+  Config,
+  GcSummary,
+  GuardState,
+  Level,
+  PressureEvent,
+  Reading,
+  ResolvedThresholds,
+  ShutdownAction,
+  Signal,
+  ThresholdSpec,
+} from './types';

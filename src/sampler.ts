@@ -1,0 +1,167 @@
+/**
+ * One reading per tick: V8 heap statistics, RSS and external memory, the cgroup's usage and
+ * pressure. Never throws: a source that fails leaves its fields undefined.
+ *
+ * Costs measured on this kind of machine (DESIGN.md): `v8.getHeapStatistics()` ~0.5 us,
+ * `v8.getHeapSpaceStatistics()` 0.4-1.8 us, `process.memoryUsage()` 10-15 us, a cgroup file
+ * read 11-15 us. What does not change per tick (the memory limit) is cached and re-read at a
+ * slow cadence, because `process.constrainedMemory()` alone costs 25-30 us.
+ */
+import * as v8 from 'node:v8';
+import type { GcSummary, LimitSource, Reading } from './types';
+import { spaceGeneration } from './heap';
+
+/** The cgroup as the sampler uses it (see `cgroup.ts`). */
+export interface CgroupSource {
+  readonly version: 1 | 2;
+  readLimit(): { bytes?: number; from?: string };
+  readUsage(): { usage?: number; workingSet?: number };
+  readPressure(): { some10?: number; full10?: number } | undefined;
+}
+
+export interface SamplerOptions {
+  /** The old-generation budget in bytes (`heap.ts`). Fixed for the life of the isolate. */
+  heapBudget: number;
+  gc: { summary(now: number): GcSummary };
+  cgroup?: CgroupSource | undefined;
+  /** `process.constrainedMemory` where it exists; the limit fallback when no cgroup limit is found. */
+  constrainedMemory?: (() => number | undefined) | undefined;
+  /** How often the memory limit is re-read (a container can be resized in place). */
+  limitRefreshMs?: number;
+  now?: () => number;
+}
+
+/** The memory limit and where it came from. */
+export interface MemoryLimit {
+  bytes: number | undefined;
+  source: LimitSource;
+  from?: string;
+}
+
+/** 2^64-1 (libuv's "no limit"), 0 (unknown) and v1's page-rounded 2^63 mean no limit. */
+export function meaningfulLimit(bytes: number | undefined): number | undefined {
+  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0 || bytes >= 2 ** 62) return undefined;
+  return bytes;
+}
+
+export class Sampler {
+  readonly #opts: SamplerOptions;
+  readonly #now: () => number;
+  readonly #refreshMs: number;
+  #limit: MemoryLimit = { bytes: undefined, source: 'none' };
+  #limitReadAt = -Infinity;
+
+  constructor(options: SamplerOptions) {
+    this.#opts = options;
+    this.#now = options.now ?? Date.now;
+    this.#refreshMs = options.limitRefreshMs ?? 30_000;
+  }
+
+  /** The memory limit, re-read at most every `limitRefreshMs`. */
+  memoryLimit(now: number = this.#now()): MemoryLimit {
+    if (now - this.#limitReadAt >= this.#refreshMs) {
+      this.#limitReadAt = now;
+      this.#limit = readMemoryLimit(this.#opts.cgroup, this.#opts.constrainedMemory);
+    }
+    return this.#limit;
+  }
+
+  /** Take one reading. */
+  sample(): Reading {
+    const now = this.#now();
+    const gc = this.#opts.gc.summary(now);
+    const heap = safe(() => v8.getHeapStatistics());
+    const spaces = safe(() => v8.getHeapSpaceStatistics());
+    const heapInUse = heap?.used_heap_size ?? 0;
+    // Old generation = every space but the young ones and the read-only/shared ones V8 does not
+    // count against the old-generation limit (heap.ts explains the split).
+    let youngInUse = 0;
+    let oldGenInUse = 0;
+    if (spaces) {
+      for (const s of spaces) {
+        const gen = spaceGeneration(s.space_name);
+        if (gen === 'young') youngInUse += s.space_used_size;
+        else if (gen === 'old') oldGenInUse += s.space_used_size;
+      }
+    } else {
+      oldGenInUse = heapInUse;
+    }
+    const heapSignal = gc.oldGenLive === undefined ? oldGenInUse : Math.min(oldGenInUse, gc.oldGenLive);
+
+    const reading: Reading = {
+      time: now,
+      heapInUse,
+      heapCommitted: heap?.total_heap_size ?? 0,
+      heapReleased: heap ? Math.max(0, heap.total_heap_size - heap.total_physical_size) : 0,
+      heapLimit: heap?.heap_size_limit ?? 0,
+      heapBudget: this.#opts.heapBudget,
+      oldGenInUse,
+      heapSignal,
+      gc,
+    };
+    // V8's next major GC starts when the old generation reaches its limit; in used_heap_size
+    // terms that is the limit plus what the young generation holds now.
+    if (gc.nextGc !== undefined) reading.heapNextGc = gc.nextGc + youngInUse;
+
+    const mem = safe(() => process.memoryUsage());
+    if (mem) {
+      reading.rss = mem.rss;
+      reading.external = mem.external;
+      reading.arrayBuffers = mem.arrayBuffers;
+    } else {
+      // process.memoryUsage() can throw where /proc is odd (prom-client hit this); rss() reads less.
+      const rss = safe(() => process.memoryUsage.rss());
+      if (rss !== undefined) reading.rss = rss;
+    }
+
+    const limit = this.memoryLimit(now);
+    if (limit.bytes !== undefined) reading.memoryLimit = limit.bytes;
+    const cgroup = this.#opts.cgroup;
+    if (cgroup) {
+      const usage = safe(() => cgroup.readUsage());
+      if (usage?.usage !== undefined) reading.cgroupUsage = usage.usage;
+      if (usage?.workingSet !== undefined) reading.cgroupWorkingSet = usage.workingSet;
+      if (cgroup.version === 2) {
+        const psi = safe(() => cgroup.readPressure());
+        if (psi?.some10 !== undefined) reading.pressureSome10 = psi.some10;
+        if (psi?.full10 !== undefined) reading.pressureFull10 = psi.full10;
+      }
+    }
+    const rssSignal = maxDefined(reading.rss, reading.cgroupWorkingSet);
+    if (rssSignal !== undefined) reading.rssSignal = rssSignal;
+    return reading;
+  }
+}
+
+/** Lowest cgroup limit, else `process.constrainedMemory()`, else none. */
+export function readMemoryLimit(
+  cgroup: CgroupSource | undefined,
+  constrainedMemory: (() => number | undefined) | undefined,
+): MemoryLimit {
+  if (cgroup) {
+    const l = safe(() => cgroup.readLimit());
+    const bytes = meaningfulLimit(l?.bytes);
+    if (bytes !== undefined) {
+      const out: MemoryLimit = { bytes, source: cgroup.version === 2 ? 'cgroup-v2' : 'cgroup-v1' };
+      if (l?.from !== undefined) out.from = l.from;
+      return out;
+    }
+  }
+  const constrained = meaningfulLimit(constrainedMemory ? safe(constrainedMemory) : undefined);
+  if (constrained !== undefined) return { bytes: constrained, source: 'constrained-memory', from: 'process.constrainedMemory()' };
+  return { bytes: undefined, source: 'none' };
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The loop: tick -> sample -> evaluate -> act.
+ *
+ * A self-rescheduling `setTimeout` that is `unref()`'d and `refresh()`'d, never `setInterval`
+ * (as fastify's under-pressure does): ticks never pile up behind a busy event loop, and the timer
+ * never keeps the app alive. The timer is only half of it: the GC tracker calls `check()` after
+ * every major GC, because as the heap fills V8 runs major GCs ever more often, and a fast leak
+ * can go from 80% to V8's abort in less than one poll interval.
+ */
+import type { Decision, Reading } from './types';
+import { evaluate, INITIAL_POLICY_STATE, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
+
+/** Shortest time between two checks, whatever asks for them (DESIGN.md: floor 10ms). */
+export const MIN_CHECK_GAP_MS = 10;
+
+/** Once a warn line is crossed, poll this many times faster (never under the floor). */
+export const HOT_POLL_DIVISOR = 4;
+
+export interface WatcherOptions {
+  config: PolicyConfig & { readonly pollIntervalMs: number };
+  sample: () => Reading;
+  /** Called after every evaluation, with the reading it decided on. */
+  onEvaluation?: (reading: Reading, evaluation: Evaluation) => void;
+  /** Called for each decision, in order. Must not throw (the watcher guards it anyway). */
+  onDecision: (decision: Decision, reading: Reading, evaluation: Evaluation) => void;
+  /** Errors in sampling or listeners end up here instead of in the app. */
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** What a check was triggered by; kept for the record and the benchmarks. */
+export type Trigger = 'start' | 'timer' | 'gc' | 'manual';
+
+export class Watcher {
+  readonly #opts: WatcherOptions;
+  readonly #now: () => number;
+  #state: PolicyState = INITIAL_POLICY_STATE;
+  #timer: NodeJS.Timeout | undefined;
+  #timerMs = 0;
+  #lastCheck = -Infinity;
+  #running = false;
+  #latest: { reading: Reading; evaluation: Evaluation } | undefined;
+  #checks = 0;
+
+  constructor(options: WatcherOptions) {
+    this.#opts = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** First check now (a process that starts above the line must not wait), then every poll. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.check('start');
+    if (!this.#running) return; // the first check may have shut down
+    this.#arm(this.#interval());
+  }
+
+  /** Removes the timer. The watcher can be started again. */
+  stop(): void {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Checks taken so far (for tests and the benchmarks). */
+  get checks(): number {
+    return this.#checks;
+  }
+
+  get state(): PolicyState {
+    return this.#state;
+  }
+
+  /** The last reading and what the policy made of it. */
+  get latest(): { reading: Reading; evaluation: Evaluation } | undefined {
+    return this.#latest;
+  }
+
+  /**
+   * Take a reading and act on it now, unless one was taken less than `MIN_CHECK_GAP_MS` ago
+   * (GC-driven checks can come in bursts). Returns whether a check ran.
+   */
+  check(trigger: Trigger): boolean {
+    if (!this.#running && trigger !== 'manual') return false;
+    const now = this.#now();
+    if (trigger !== 'start' && now - this.#lastCheck < MIN_CHECK_GAP_MS) return false;
+    this.#lastCheck = now;
+    this.#checks++;
+    let reading: Reading;
+    let evaluation: Evaluation;
+    try {
+      reading = this.#opts.sample();
+      evaluation = evaluate(reading, this.#state, this.#opts.config);
+    } catch (err) {
+      this.#opts.onError?.(err);
+      return true;
+    }
+    const wasHot = this.#state.state !== 'ok';
+    this.#state = evaluation.state;
+    this.#latest = { reading, evaluation };
+    this.#guard(() => this.#opts.onEvaluation?.(reading, evaluation));
+    for (const decision of evaluation.decisions) this.#guard(() => this.#opts.onDecision(decision, reading, evaluation));
+    if (evaluation.state.state === 'shutdown') {
+      this.stop();
+    } else if (this.#timer && wasHot !== (evaluation.state.state !== 'ok')) {
+      // Switch cadence now rather than at the next tick.
+      this.#reschedule();
+    }
+    return true;
+  }
+
+  #onTimer(): void {
+    if (!this.#running) return;
+    this.check('timer');
+    if (this.#running) this.#reschedule();
+  }
+
+  #reschedule(): void {
+    if (!this.#timer) return;
+    const interval = this.#interval();
+    // refresh() keeps the same timer object; a changed cadence needs a new one.
+    if (this.#timerMs === interval) {
+      this.#timer.refresh();
+    } else {
+      clearTimeout(this.#timer);
+      this.#arm(interval);
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#timerMs = ms;
+    this.#timer = setTimeout(() => this.#onTimer(), ms);
+    this.#timer.unref();
+  }
+
+  #interval(): number {
+    const base = this.#opts.config.pollIntervalMs;
+    return this.#state.state === 'ok' ? base : Math.max(MIN_CHECK_GAP_MS, Math.floor(base / HOT_POLL_DIVISOR));
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#opts.onError?.(err);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Real children that really run out of heap. With the agent: exit 2 and the shutdown hook's
+ * marker on disk. Without: V8's own fatal OOM. With DEFAULT settings on every supported Node.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runChild, tempDir, V8_OOM, why } from '../helpers/child';
+import { dist } from '../helpers/dist';
+import { nodeMatrix } from '../helpers/node-matrix';
+
+const LEAK = join(__dirname, '..', 'fixtures', 'core', 'leak.js');
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+let n = 0;
+const marker = () => join(tmp.dir, `marker-${++n}.json`);
+
+describe('heap leak under --max-old-space-size=128', () => {
+  it('with the agent: exits 2 and the shutdown hook left its marker on disk', async () => {
+    dist('register.js');
+    const m = marker();
+    const r = await runChild({
+      args: ['--max-old-space-size=128', '--require', 'oomguard/register', LEAK],
+      env: { LEAK_MB_PER_S: '40', MARKER: m },
+      timeoutMs: 60_000,
+    });
+    expect(r.code, why(r)).toBe(2);
+    expect(r.signal).toBeNull();
+    expect(r.stderr).not.toMatch(V8_OOM);
+    const body = JSON.parse(readFileSync(m, 'utf8')) as { reason: string; signal: string };
+    expect(body.signal).toBe('heap');
+    // one JSON line on stderr for the shutdown, with the reading that triggered it
+    const shutdown = r.events.find((e) => e.name === 'oomguard.shutdown');
+    expect(shutdown, why(r)).toBeDefined();
+    expect(shutdown!.heapBudget).toBe(128 * 1024 * 1024);
+    expect(r.stderr).toMatch(/OOMGUARD_MEMORY_PRESSURE/);
+  });
+
+  it('without the agent: the same fixture dies of V8 fatal OOM', async () => {
+    const r = await runChild({
+      args: ['--max-old-space-size=128', LEAK],
+      env: { LEAK_MB_PER_S: '40', MARKER: marker() },
+      timeoutMs: 60_000,
+    });
+    expect(r.code === 2, why(r)).toBe(false);
+    expect(r.stderr, why(r)).toMatch(V8_OOM);
+    // SIGABRT on Linux (or 134 through a shell)
+    expect(r.signal === 'SIGABRT' || r.code === 134, why(r)).toBe(true);
+  });
+});
+
+/**
+ * DEFAULT settings: no OOMGUARD_* variable at all (default threshold AND default 1 s poll).
+ * The fast leak crosses from 80% to V8's abort in less than one poll interval, so only the
+ * GC-driven check can win it. Each case must end with exit 2 before V8 aborts.
+ */
+describe('with default settings the guard fires before V8 aborts', () => {
+  const matrix = nodeMatrix();
+  const cases: Array<{ heap: string; rate: number; args: string[] }> = [
+    { heap: '128 MiB', rate: 60, args: ['--max-old-space-size=128'] },
+    { heap: '512 MiB', rate: 60, args: ['--max-old-space-size=512'] },
+    { heap: '128 MiB', rate: 4, args: ['--max-old-space-size=128'] },
+  ];
+  for (const node of matrix) {
+    describe.concurrent(`Node ${node.major}`, () => {
+      for (const c of cases) {
+        it(`${c.rate} MB/s leak at ${c.heap}`, async () => {
+          const m = marker();
+          const r = await runChild({
+            node: node.path,
+            args: [...c.args, '--require', 'oomguard/register', LEAK],
+            env: { LEAK_MB_PER_S: String(c.rate), MARKER: m },
+            timeoutMs: 90_000,
+          });
+          expect(r.stderr, why(r)).not.toMatch(V8_OOM);
+          expect(r.code, why(r)).toBe(2);
+          expect(existsSync(m), why(r)).toBe(true);
+        }, 100_000);
+      }
+    });
+  }
+});
