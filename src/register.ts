@@ -20,12 +20,12 @@ function register(): void {
   const result = loadConfig(process.env);
   for (const warning of result.warnings) stderrLine(formatIssue(warning));
   if (!result.ok) {
-    for (const issue of result.issues) stderrLine(formatIssue(issue));
-    if (result.strict) {
-      stderrLine(`oomguard: OOMGUARD_STRICT=true: exiting with code ${EX_CONFIG} before the app starts`);
-      process.exit(EX_CONFIG);
-    }
-    stderrLine('oomguard: the guard is OFF; the app runs without it');
+    // One line per problem, each saying what happens next, so the line alone is enough.
+    const next = result.strict
+      ? `OOMGUARD_STRICT=true: exiting with code ${EX_CONFIG} before the app starts`
+      : 'the guard is off; the app runs without it';
+    for (const issue of result.issues) stderrLine(`${formatIssue(issue)} (${next})`);
+    if (result.strict) process.exit(EX_CONFIG);
     return;
   }
   // OOMGUARD_ENABLED=false: nothing at all is installed (no timer, no port, no listener).
