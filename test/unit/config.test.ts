@@ -1,0 +1,403 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULTS,
+  KNOWN_OOMGUARD_VARIABLES,
+  OomguardConfigError,
+  formatIssue,
+  loadConfig,
+  loadConfigOrThrow,
+  type ConfigIssue,
+  type StartOptions,
+} from '../../src/config';
+import { EXPECTED } from '../../src/units';
+import type { Config } from '../../src/types';
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+function config(env: NodeJS.ProcessEnv, options?: StartOptions): Config {
+  const result = loadConfig(env, options);
+  if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+  return result.config;
+}
+
+function errors(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[] {
+  const result = loadConfig(env, options);
+  if (result.ok) throw new Error(`expected errors, got ${JSON.stringify(result.config)}`);
+  return result.issues;
+}
+
+function warnings(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[] {
+  return loadConfig(env, options).warnings;
+}
+
+describe('defaults', () => {
+  it('resolves an empty environment to DEFAULTS, the values DESIGN.md documents', () => {
+    const result = loadConfig({});
+    expect(result).toMatchObject({ ok: true, warnings: [] });
+    expect(config({})).toEqual(DEFAULTS);
+    expect(DEFAULTS).toEqual({
+      enabled: true,
+      strict: false,
+      heapThreshold: { kind: 'percent', percent: 80 },
+      heapWarn: { kind: 'percent', percent: 70 },
+      rssThreshold: { kind: 'percent', percent: 90 },
+      rssWarn: { kind: 'percent', percent: 80 },
+      pollIntervalMs: 1000,
+      shutdownTimeoutMs: 10_000,
+      exitCode: 2,
+      action: 'auto',
+      metrics: { enabled: true, host: undefined, port: 9464 },
+      otlp: false,
+      sdkDisabled: false,
+    });
+  });
+
+  it('freezes DEFAULTS and every resolved config, nested objects included', () => {
+    for (const c of [DEFAULTS, config({ OOMGUARD_HEAP_THRESHOLD: '1GiB' })]) {
+      expect(Object.isFrozen(c)).toBe(true);
+      expect(Object.isFrozen(c.metrics)).toBe(true);
+      expect(Object.isFrozen(c.heapThreshold)).toBe(true);
+    }
+  });
+
+  it('treats empty and blank variables as unset, as the OpenTelemetry specification asks', () => {
+    expect(config({ OOMGUARD_HEAP_THRESHOLD: '', OOMGUARD_POLL_INTERVAL: '  ', OTEL_EXPORTER_PROMETHEUS_PORT: '' })).toEqual(DEFAULTS);
+  });
+
+  it('reports where each value came from', () => {
+    const result = loadConfig({ OOMGUARD_HEAP_THRESHOLD: '75%', OOMGUARD_POLL_INTERVAL: '250ms' }, { exitCode: 3 });
+    expect(result.ok && result.sources).toMatchObject({
+      heapThreshold: 'env',
+      heapWarn: 'derived',
+      pollInterval: 'env',
+      exitCode: 'option',
+      rssThreshold: 'default',
+      otlp: 'default',
+    });
+  });
+});
+
+describe('good environment values', () => {
+  it.each<[NodeJS.ProcessEnv, Partial<Config>]>([
+    [{ OOMGUARD_ENABLED: 'true' }, { enabled: true }],
+    [{ OOMGUARD_STRICT: 'yes' }, { strict: true }],
+    [{ OOMGUARD_HEAP_THRESHOLD: '512MiB', OOMGUARD_HEAP_WARN: '400MiB' }, { heapThreshold: { kind: 'bytes', bytes: 512 * MiB }, heapWarn: { kind: 'bytes', bytes: 400 * MiB } }],
+    [{ OOMGUARD_HEAP_THRESHOLD: '75%', OOMGUARD_HEAP_WARN: '60%' }, { heapThreshold: { kind: 'percent', percent: 75 }, heapWarn: { kind: 'percent', percent: 60 } }],
+    [{ OOMGUARD_HEAP_THRESHOLD: 'off' }, { heapThreshold: { kind: 'off' }, heapWarn: { kind: 'percent', percent: 70 } }],
+    [{ OOMGUARD_HEAP_WARN: 'off' }, { heapWarn: { kind: 'off' } }],
+    [{ OOMGUARD_RSS_THRESHOLD: '1.5GB', OOMGUARD_RSS_WARN: '1GB' }, { rssThreshold: { kind: 'bytes', bytes: 1_500_000_000 }, rssWarn: { kind: 'bytes', bytes: 1_000_000_000 } }],
+    [{ OOMGUARD_RSS_THRESHOLD: '95%', OOMGUARD_RSS_WARN: '85%' }, { rssThreshold: { kind: 'percent', percent: 95 }, rssWarn: { kind: 'percent', percent: 85 } }],
+    // Different kinds cannot be compared before a reading; the policy resolves them.
+    [{ OOMGUARD_HEAP_THRESHOLD: '80%', OOMGUARD_HEAP_WARN: '4GiB' }, { heapWarn: { kind: 'bytes', bytes: 4 * GiB } }],
+    [{ OOMGUARD_POLL_INTERVAL: '250ms' }, { pollIntervalMs: 250 }],
+    [{ OOMGUARD_POLL_INTERVAL: '10ms' }, { pollIntervalMs: 10 }],
+    [{ OOMGUARD_POLL_INTERVAL: '1.5s' }, { pollIntervalMs: 1500 }],
+    [{ OOMGUARD_SHUTDOWN_TIMEOUT: '30s' }, { shutdownTimeoutMs: 30_000 }],
+    [{ OOMGUARD_SHUTDOWN_TIMEOUT: '0s' }, { shutdownTimeoutMs: 0 }],
+    [{ OOMGUARD_EXIT_CODE: '1' }, { exitCode: 1 }],
+    [{ OOMGUARD_EXIT_CODE: '125' }, { exitCode: 125 }],
+    [{ OOMGUARD_ACTION: 'exit' }, { action: 'exit' }],
+    [{ OOMGUARD_ACTION: 'SIGNAL' }, { action: 'signal' }],
+    [{ OOMGUARD_METRICS: 'none' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OOMGUARD_METRICS: 'Prometheus' }, { metrics: { enabled: true, host: undefined, port: 9464 } }],
+    [{ OOMGUARD_METRICS: 'off' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' }, { metrics: { enabled: true, host: '127.0.0.1', port: 9100 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '[::1]' }, { metrics: { enabled: true, host: '::1', port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '::' }, { metrics: { enabled: true, host: '::', port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '0' }, { metrics: { enabled: true, host: undefined, port: 0 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '65535' }, { metrics: { enabled: true, host: undefined, port: 65535 } }],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, { otlp: true }],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces' }, { otlp: true }],
+    [{ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://localhost:4318/v1/metrics' }, { otlp: true }],
+    [{ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://localhost:4318/v1/logs' }, { otlp: true }],
+    [{ OTEL_SDK_DISABLED: 'TRUE' }, { sdkDisabled: true, otlp: false }],
+    [{ OTEL_SDK_DISABLED: 'false' }, { sdkDisabled: false }],
+    // No telemetry at all with the SDK disabled, whatever else is set; the guard still guards.
+    [{ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { sdkDisabled: true, otlp: false, metrics: { enabled: false, host: undefined, port: 9464 }, enabled: true }],
+  ])('reads %j', (env, expected) => {
+    const result = loadConfig(env);
+    expect(result).toMatchObject({ ok: true, warnings: [] });
+    expect(config(env)).toMatchObject(expected);
+  });
+});
+
+describe('derived warn levels', () => {
+  it.each<[NodeJS.ProcessEnv, Partial<Config>]>([
+    [{ OOMGUARD_HEAP_THRESHOLD: '75%' }, { heapWarn: { kind: 'percent', percent: 65 } }],
+    [{ OOMGUARD_HEAP_THRESHOLD: '60%' }, { heapWarn: { kind: 'percent', percent: 50 } }],
+    [{ OOMGUARD_HEAP_THRESHOLD: '12%' }, { heapWarn: { kind: 'percent', percent: 6 } }],
+    [{ OOMGUARD_HEAP_THRESHOLD: '1GiB' }, { heapWarn: { kind: 'bytes', bytes: 896 * MiB } }],
+    [{ OOMGUARD_RSS_THRESHOLD: '95%' }, { rssWarn: { kind: 'percent', percent: 85 } }],
+    [{ OOMGUARD_RSS_THRESHOLD: '2GiB' }, { rssWarn: { kind: 'bytes', bytes: 1792 * MiB } }],
+    [{ OOMGUARD_RSS_THRESHOLD: 'off' }, { rssWarn: { kind: 'percent', percent: 80 } }],
+  ])('a warn level left unset follows its threshold: %j', (env, expected) => {
+    expect(config(env)).toMatchObject(expected);
+  });
+});
+
+describe('bad environment values', () => {
+  // Each row: the variables, then the exact variable, value, expected form and a part of the
+  // message of the one error it must produce.
+  it.each<[NodeJS.ProcessEnv, string, string, string, string]>([
+    [{ OOMGUARD_ENABLED: 'ture' }, 'OOMGUARD_ENABLED', 'ture', EXPECTED.boolean, 'this is not a yes/no value'],
+    [{ OOMGUARD_STRICT: 'maybe' }, 'OOMGUARD_STRICT', 'maybe', EXPECTED.boolean, 'this is not a yes/no value'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '512m' }, 'OOMGUARD_HEAP_THRESHOLD', '512m', EXPECTED.threshold, 'the unit "m" is ambiguous'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '512' }, 'OOMGUARD_HEAP_THRESHOLD', '512', EXPECTED.threshold, 'did you forget a unit?'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '-1GiB' }, 'OOMGUARD_HEAP_THRESHOLD', '-1GiB', EXPECTED.threshold, 'a negative value makes no sense here'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '0%' }, 'OOMGUARD_HEAP_THRESHOLD', '0%', EXPECTED.threshold, '0% would act at once; use off'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '101%' }, 'OOMGUARD_HEAP_THRESHOLD', '101%', EXPECTED.threshold, 'above 100% can never be reached'],
+    [{ OOMGUARD_HEAP_THRESHOLD: 'NaN' }, 'OOMGUARD_HEAP_THRESHOLD', 'NaN', EXPECTED.threshold, 'NaN is not a number'],
+    [{ OOMGUARD_HEAP_THRESHOLD: 'Infinity' }, 'OOMGUARD_HEAP_THRESHOLD', 'Infinity', EXPECTED.threshold, 'Infinity is not a number'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '1e9' }, 'OOMGUARD_HEAP_THRESHOLD', '1e9', EXPECTED.threshold, 'exponent notation is not accepted'],
+    [{ OOMGUARD_HEAP_THRESHOLD: 'disabled' }, 'OOMGUARD_HEAP_THRESHOLD', 'disabled', EXPECTED.threshold, 'this is not a number followed by an optional unit'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '20EiB' }, 'OOMGUARD_HEAP_THRESHOLD', '20EiB', EXPECTED.threshold, '"EiB" is not a size unit'],
+    [{ OOMGUARD_HEAP_WARN: '2g' }, 'OOMGUARD_HEAP_WARN', '2g', EXPECTED.threshold, 'write GiB (1024^n) or GB (1000^n)'],
+    [{ OOMGUARD_RSS_THRESHOLD: '1,5GB' }, 'OOMGUARD_RSS_THRESHOLD', '1,5GB', EXPECTED.threshold, 'use . as the decimal separator'],
+    [{ OOMGUARD_RSS_WARN: '80' }, 'OOMGUARD_RSS_WARN', '80', EXPECTED.threshold, '80 bytes is below 1MiB'],
+    [{ OOMGUARD_POLL_INTERVAL: '1000' }, 'OOMGUARD_POLL_INTERVAL', '1000', EXPECTED.duration, 'a duration needs a unit (is 1000 seconds or milliseconds?)'],
+    [{ OOMGUARD_POLL_INTERVAL: '5ms' }, 'OOMGUARD_POLL_INTERVAL', '5ms', 'a duration of at least 10ms, such as 250ms or 1s', '5ms is below the 10ms floor'],
+    [{ OOMGUARD_POLL_INTERVAL: '0s' }, 'OOMGUARD_POLL_INTERVAL', '0s', 'a duration of at least 10ms, such as 250ms or 1s', '0ms is below the 10ms floor'],
+    [{ OOMGUARD_POLL_INTERVAL: '1d' }, 'OOMGUARD_POLL_INTERVAL', '1d', EXPECTED.duration, '"d" is not a duration unit'],
+    [{ OOMGUARD_SHUTDOWN_TIMEOUT: '30 days' }, 'OOMGUARD_SHUTDOWN_TIMEOUT', '30 days', EXPECTED.duration, '"days" is not a duration unit'],
+    [{ OOMGUARD_SHUTDOWN_TIMEOUT: '600h' }, 'OOMGUARD_SHUTDOWN_TIMEOUT', '600h', EXPECTED.duration, "longer than Node's timer limit"],
+    [{ OOMGUARD_SHUTDOWN_TIMEOUT: '-5s' }, 'OOMGUARD_SHUTDOWN_TIMEOUT', '-5s', EXPECTED.duration, 'a negative value makes no sense here'],
+    [{ OOMGUARD_EXIT_CODE: '0' }, 'OOMGUARD_EXIT_CODE', '0', EXPECTED.exitCode, '0 reports success'],
+    [{ OOMGUARD_EXIT_CODE: '126' }, 'OOMGUARD_EXIT_CODE', '126', EXPECTED.exitCode, 'shells reserve 126 and 127'],
+    [{ OOMGUARD_EXIT_CODE: '137' }, 'OOMGUARD_EXIT_CODE', '137', EXPECTED.exitCode, 'death by signal N as 128+N'],
+    [{ OOMGUARD_EXIT_CODE: '300' }, 'OOMGUARD_EXIT_CODE', '300', EXPECTED.exitCode, 'an exit code has 8 bits'],
+    [{ OOMGUARD_EXIT_CODE: '2.0' }, 'OOMGUARD_EXIT_CODE', '2.0', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
+    [{ OOMGUARD_ACTION: 'kill' }, 'OOMGUARD_ACTION', 'kill', 'exit, signal or auto', 'this is not an action'],
+    [{ OOMGUARD_METRICS: 'otlp' }, 'OOMGUARD_METRICS', 'otlp', 'prometheus or none (or true/false)', 'this is not a metrics endpoint kind'],
+  ])('%j is an error naming %s', (env, variable, value, expected, message) => {
+    const issues = errors(env);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ variable, value, expected, severity: 'error' });
+    expect(issues[0]!.message).toContain(message);
+  });
+
+  it.each<[NodeJS.ProcessEnv, string, string, string]>([
+    [{ OOMGUARD_HEAP_THRESHOLD: '80%', OOMGUARD_HEAP_WARN: '80%' }, 'OOMGUARD_HEAP_WARN', '80%', 'OOMGUARD_HEAP_THRESHOLD=80%'],
+    [{ OOMGUARD_HEAP_WARN: '85%' }, 'OOMGUARD_HEAP_WARN', '85%', 'OOMGUARD_HEAP_THRESHOLD=80%'],
+    [{ OOMGUARD_HEAP_THRESHOLD: '1GiB', OOMGUARD_HEAP_WARN: '2GiB' }, 'OOMGUARD_HEAP_WARN', '2GiB', 'OOMGUARD_HEAP_THRESHOLD=1GiB'],
+    [{ OOMGUARD_RSS_THRESHOLD: '1GB', OOMGUARD_RSS_WARN: '1000MB' }, 'OOMGUARD_RSS_WARN', '1000MB', 'OOMGUARD_RSS_THRESHOLD=1GB'],
+    [{ OOMGUARD_RSS_WARN: '95%' }, 'OOMGUARD_RSS_WARN', '95%', 'OOMGUARD_RSS_THRESHOLD=90%'],
+  ])('a warn level at or above its threshold of the same kind is an error: %j', (env, variable, value, names) => {
+    const issues = errors(env);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ variable, value, expected: 'a warn level below the shutdown threshold, or off' });
+    expect(issues[0]!.message).toBe(`the warn level is at or above ${names}, so it could never warn before the shutdown`);
+  });
+
+  it('reports every error at once, not just the first', () => {
+    const issues = errors({ OOMGUARD_HEAP_THRESHOLD: 'lots', OOMGUARD_POLL_INTERVAL: '1000', OOMGUARD_EXIT_CODE: '0', OOMGUARD_ACTION: 'nuke' });
+    expect(issues.map((issue) => issue.variable)).toEqual([
+      'OOMGUARD_HEAP_THRESHOLD',
+      'OOMGUARD_POLL_INTERVAL',
+      'OOMGUARD_EXIT_CODE',
+      'OOMGUARD_ACTION',
+    ]);
+  });
+
+  it('tells strict mode to the caller even when the config is invalid, so register.ts can exit 78', () => {
+    expect(loadConfig({ OOMGUARD_STRICT: 'true', OOMGUARD_EXIT_CODE: '0' })).toMatchObject({ ok: false, strict: true });
+    expect(loadConfig({ OOMGUARD_EXIT_CODE: '0' })).toMatchObject({ ok: false, strict: false });
+    // A strict flag that does not parse is an error itself and does not count as strict.
+    expect(loadConfig({ OOMGUARD_STRICT: 'ture' })).toMatchObject({ ok: false, strict: false });
+  });
+});
+
+describe('OpenTelemetry variables', () => {
+  // Bad OTEL_* values switch only that telemetry off: warnings, and the guard still guards.
+  it.each<[NodeJS.ProcessEnv, string, string, string, Partial<Config>]>([
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '99999' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'TCP ports end at 65535; the Prometheus endpoint stays off', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '-1' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '94a64' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'http://0.0.0.0' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'a host has no scheme or path', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'localhost:9464' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'this looks like host:port; set the port in OTEL_EXPORTER_PROMETHEUS_PORT', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'this is not an http(s) URL; OTLP ignores it', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
+    [{ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'grpc://c:4317' }, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'this is not an http(s) URL', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
+    [{ OTEL_SDK_DISABLED: 'yes' }, 'OTEL_SDK_DISABLED', 'only "true" disables the SDK, so telemetry stays on', 'true or false', { sdkDisabled: false }],
+  ])('%j is a warning naming %s and the guard still runs', (env, variable, message, expected, resolved) => {
+    const result = loadConfig(env);
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatchObject({ variable, value: Object.values(env)[0], expected, severity: 'warning' });
+    expect(result.warnings[0]!.message).toContain(message);
+    expect(config(env)).toMatchObject({ enabled: true, ...resolved });
+  });
+
+  it('keeps OTLP on when one endpoint is valid and another is not', () => {
+    const result = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'nope' });
+    expect(result).toMatchObject({ ok: true, config: { otlp: true } });
+    expect(result.warnings.map((w) => w.variable)).toEqual(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+  });
+
+  it('makes a bad OTEL_* value an error under OOMGUARD_STRICT', () => {
+    const issues = errors({ OOMGUARD_STRICT: 'true', OTEL_EXPORTER_PROMETHEUS_PORT: '99999' });
+    expect(issues).toMatchObject([{ variable: 'OTEL_EXPORTER_PROMETHEUS_PORT', value: '99999', severity: 'error' }]);
+  });
+});
+
+describe('warnings that leave the config valid', () => {
+  it.each<[NodeJS.ProcessEnv, string, string, string]>([
+    [{ OOMGUARD_HEAP_TRESHOLD: '80%' }, 'OOMGUARD_HEAP_TRESHOLD', 'oomguard does not read this variable; did you mean OOMGUARD_HEAP_THRESHOLD?', 'OOMGUARD_HEAP_THRESHOLD'],
+    [{ OOMGUARD_POLL_INTERVALL: '1s' }, 'OOMGUARD_POLL_INTERVALL', 'oomguard does not read this variable; did you mean OOMGUARD_POLL_INTERVAL?', 'OOMGUARD_POLL_INTERVAL'],
+    [{ OOMGUARD_ENABLE: 'false' }, 'OOMGUARD_ENABLE', 'oomguard does not read this variable; did you mean OOMGUARD_ENABLED?', 'OOMGUARD_ENABLED'],
+    [{ OOMGUARD_RSS_WRAN: '70%' }, 'OOMGUARD_RSS_WRAN', 'oomguard does not read this variable; did you mean OOMGUARD_RSS_WARN?', 'OOMGUARD_RSS_WARN'],
+    [{ oomguard_exit_code: '3' }, 'oomguard_exit_code', 'oomguard does not read this variable; did you mean OOMGUARD_EXIT_CODE?', 'OOMGUARD_EXIT_CODE'],
+    [{ OOMGUARD_FROBNICATE: '1' }, 'OOMGUARD_FROBNICATE', 'oomguard does not read this variable', `one of ${KNOWN_OOMGUARD_VARIABLES.join(', ')}`],
+  ])('an unknown variable %j gets a warning, with the closest name when there is one', (env, variable, message, expected) => {
+    const result = loadConfig(env);
+    expect(result).toMatchObject({ ok: true, config: DEFAULTS });
+    expect(result.warnings).toEqual([{ variable, value: Object.values(env)[0], expected, message, severity: 'warning' }]);
+  });
+
+  it('leaves variables of other tools alone', () => {
+    expect(warnings({ NODE_OPTIONS: '--require oomguard/register', OOMGUARDIAN: 'x', OTEL_LOG_LEVEL: 'debug' })).toEqual([]);
+  });
+
+  it('warns that a heap threshold above 80% may lose the race with V8', () => {
+    const result = loadConfig({ OOMGUARD_HEAP_THRESHOLD: '90%' });
+    expect(result).toMatchObject({ ok: true, config: { heapThreshold: { kind: 'percent', percent: 90 } } });
+    expect(result.warnings).toMatchObject([
+      { variable: 'OOMGUARD_HEAP_THRESHOLD', value: '90%', expected: 'a heap threshold of at most 80%', severity: 'warning' },
+    ]);
+    expect(result.warnings[0]!.message).toContain('V8 aborts with "ineffective mark-compacts" from 80%');
+    expect(warnings({ OOMGUARD_HEAP_THRESHOLD: '80%' })).toEqual([]);
+  });
+});
+
+describe('OOMGUARD_ENABLED=false', () => {
+  it('reads nothing else and reports nothing, so the preload stays silent', () => {
+    const result = loadConfig({ OOMGUARD_ENABLED: 'false', OOMGUARD_HEAP_THRESHOLD: 'garbage', OOMGUARD_TYPO: '1' });
+    expect(result).toMatchObject({ ok: true, warnings: [], config: { ...DEFAULTS, enabled: false } });
+  });
+
+  it('is overridden by options.enabled', () => {
+    expect(config({ OOMGUARD_ENABLED: 'false' }, { enabled: true }).enabled).toBe(true);
+  });
+});
+
+describe('options', () => {
+  it('win over the environment, which wins over the defaults', () => {
+    const env = { OOMGUARD_HEAP_THRESHOLD: '60%', OOMGUARD_POLL_INTERVAL: '2s', OOMGUARD_EXIT_CODE: '3' };
+    expect(config(env, { heapThreshold: '1GiB', pollInterval: 250 })).toMatchObject({
+      heapThreshold: { kind: 'bytes', bytes: GiB },
+      heapWarn: { kind: 'bytes', bytes: 896 * MiB },
+      pollIntervalMs: 250,
+      exitCode: 3,
+      shutdownTimeoutMs: 10_000,
+    });
+  });
+
+  it.each<[StartOptions, Partial<Config>]>([
+    [{ enabled: true, strict: 'on' }, { enabled: true, strict: true }],
+    [{ heapThreshold: 512 * MiB }, { heapThreshold: { kind: 'bytes', bytes: 512 * MiB } }],
+    [{ heapThreshold: false }, { heapThreshold: { kind: 'off' } }],
+    [{ rssThreshold: '75%', rssWarn: false }, { rssThreshold: { kind: 'percent', percent: 75 }, rssWarn: { kind: 'off' } }],
+    [{ pollInterval: '100ms', shutdownTimeout: 5000 }, { pollIntervalMs: 100, shutdownTimeoutMs: 5000 }],
+    [{ exitCode: 3, action: 'signal' }, { exitCode: 3, action: 'signal' }],
+    [{ metrics: false }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ metrics: 'none' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ metricsHost: 'localhost', metricsPort: 0 }, { metrics: { enabled: true, host: 'localhost', port: 0 } }],
+    [{ otlp: true }, { otlp: true }],
+    [{ sdkDisabled: true }, { sdkDisabled: true, otlp: false }],
+  ])('accepts %j', (options, expected) => {
+    expect(loadConfig({}, options)).toMatchObject({ ok: true, warnings: [] });
+    expect(config({}, options)).toMatchObject(expected);
+  });
+
+  it('turns off OTLP from the environment with otlp: false', () => {
+    expect(config({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { otlp: false }).otlp).toBe(false);
+  });
+
+  it.each<[StartOptions, string, string, string, string]>([
+    [{ heapThreshold: 100 }, 'options.heapThreshold', '100', EXPECTED.threshold, '100 bytes is below 1MiB'],
+    [{ heapThreshold: Number.NaN }, 'options.heapThreshold', 'NaN', EXPECTED.threshold, 'NaN is not a finite number'],
+    [{ heapThreshold: -GiB }, 'options.heapThreshold', String(-GiB), EXPECTED.threshold, 'a negative value makes no sense here'],
+    [{ heapThreshold: true as unknown as false }, 'options.heapThreshold', 'true', EXPECTED.threshold, 'true is not a threshold'],
+    [{ heapWarn: { percent: 70 } as unknown as string }, 'options.heapWarn', '{"percent":70}', EXPECTED.threshold, 'a object is not accepted here'],
+    [{ pollInterval: 5 }, 'options.pollInterval', '5', 'a duration of at least 10ms, such as 250ms or 1s', '5ms is below the 10ms floor'],
+    [{ pollInterval: Number.POSITIVE_INFINITY }, 'options.pollInterval', 'Infinity', EXPECTED.duration, 'Infinity is not a finite number'],
+    [{ shutdownTimeout: '10' }, 'options.shutdownTimeout', '10', EXPECTED.duration, 'a duration needs a unit'],
+    [{ exitCode: 2.5 }, 'options.exitCode', '2.5', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
+    [{ exitCode: 130 }, 'options.exitCode', '130', EXPECTED.exitCode, 'death by signal N as 128+N'],
+    [{ action: 'restart' as 'exit' }, 'options.action', 'restart', 'exit, signal or auto', 'this is not an action'],
+    [{ enabled: 1 as unknown as boolean }, 'options.enabled', '1', EXPECTED.boolean, 'a number is not accepted here'],
+  ])('refuses %j naming %s', (options, variable, value, expected, message) => {
+    const issues = errors({}, options);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ variable, value, expected, severity: 'error' });
+    expect(issues[0]!.message).toContain(message);
+  });
+
+  it('warns about an unknown option with the closest name', () => {
+    const result = loadConfig({}, { heapTreshold: '1GiB' } as StartOptions);
+    expect(result).toMatchObject({ ok: true, config: DEFAULTS });
+    expect(result.warnings).toEqual([
+      {
+        variable: 'options.heapTreshold',
+        value: '1GiB',
+        expected: 'heapThreshold',
+        message: 'oomguard has no such option; did you mean heapThreshold?',
+        severity: 'warning',
+      },
+    ]);
+  });
+
+  it('ignores options explicitly set to undefined', () => {
+    expect(config({ OOMGUARD_EXIT_CODE: '4' }, { exitCode: undefined }).exitCode).toBe(4);
+  });
+});
+
+describe('formatIssue', () => {
+  it.each<[ConfigIssue, string]>([
+    [
+      { variable: 'OOMGUARD_POLL_INTERVAL', value: '1000', expected: EXPECTED.duration, message: 'a duration needs a unit (is 1000 seconds or milliseconds?)', severity: 'error' },
+      'oomguard: OOMGUARD_POLL_INTERVAL="1000": a duration needs a unit (is 1000 seconds or milliseconds?); expected a duration with a unit: 250ms, 1s, 1.5s, 2m or 1h',
+    ],
+    [
+      { variable: 'OOMGUARD_HEAP_TRESHOLD', value: '80%', expected: 'OOMGUARD_HEAP_THRESHOLD', message: 'oomguard does not read this variable; did you mean OOMGUARD_HEAP_THRESHOLD?', severity: 'warning' },
+      'oomguard: warning: OOMGUARD_HEAP_TRESHOLD="80%": oomguard does not read this variable; did you mean OOMGUARD_HEAP_THRESHOLD?',
+    ],
+    [
+      { variable: 'OOMGUARD_ACTION', value: 'exit\nrm -rf /', expected: 'exit, signal or auto', message: 'this is not an action', severity: 'error' },
+      'oomguard: OOMGUARD_ACTION="exit\\nrm -rf /": this is not an action; expected exit, signal or auto',
+    ],
+    [
+      { variable: 'OOMGUARD_ACTION', value: 'x'.repeat(100), expected: 'exit, signal or auto', message: 'this is not an action', severity: 'error' },
+      `oomguard: OOMGUARD_ACTION="${'x'.repeat(80)}...": this is not an action; expected exit, signal or auto`,
+    ],
+  ])('writes one line naming the variable, the quoted value and the expected form (%#)', (issue, line) => {
+    expect(formatIssue(issue)).toBe(line);
+    expect(formatIssue(issue)).not.toContain('\n');
+  });
+
+  it('words every error of a bad environment in one line each', () => {
+    for (const issue of errors({ OOMGUARD_HEAP_THRESHOLD: '512m', OOMGUARD_EXIT_CODE: '137', OOMGUARD_POLL_INTERVAL: '5ms' })) {
+      const line = formatIssue(issue);
+      expect(line).toMatch(new RegExp(`^oomguard: ${issue.variable}="${issue.value}": .+; expected ${issue.expected.replace(/[()^$.*+?[\]{}|\\]/g, '\\$&')}$`));
+    }
+  });
+});
+
+describe('loadConfigOrThrow', () => {
+  it('throws OomguardConfigError with code OOMGUARD_INVALID_CONFIG and every issue', () => {
+    let caught: unknown;
+    try {
+      loadConfigOrThrow({ OOMGUARD_EXIT_CODE: '0' }, { pollInterval: '1ms' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(OomguardConfigError);
+    const error = caught as OomguardConfigError;
+    expect(error.code).toBe('OOMGUARD_INVALID_CONFIG');
+    expect(error.issues.map((issue) => issue.variable)).toEqual(['options.pollInterval', 'OOMGUARD_EXIT_CODE']);
+    expect(error.message.split('\n')).toEqual(error.issues.map(formatIssue));
+  });
+
+  it('returns the config and the warnings when valid', () => {
+    expect(loadConfigOrThrow({ OOMGUARD_HEAP_TRESHOLD: '1' })).toMatchObject({ config: DEFAULTS, warnings: [{ variable: 'OOMGUARD_HEAP_TRESHOLD' }] });
+  });
+});
