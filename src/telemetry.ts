@@ -133,10 +133,13 @@ async function start(
   if (config.otlp) {
     const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
     const exporter: PushMetricExporter = new OTLPMetricExporter();
+    const interval = positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60_000;
     otlpReader = new metricsSdk.PeriodicExportingMetricReader({
       exporter,
-      exportIntervalMillis: positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60_000,
-      exportTimeoutMillis: positiveInt(process.env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000,
+      exportIntervalMillis: interval,
+      // The reader throws when the timeout exceeds the interval (a short interval set in the
+      // environment would otherwise turn telemetry off).
+      exportTimeoutMillis: Math.min(positiveInt(process.env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000, interval),
     });
     readers.push(otlpReader);
   }

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver';
+import { baseEnv, run, type Child } from '../fixtures/telemetry/child';
+
+let rx: OtlpReceiver;
+const children: Child[] = [];
+beforeEach(async () => {
+  rx = await startOtlpReceiver();
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  await rx.close();
+});
+
+describe('OTLP push from a guarded child', () => {
+  it('span, correlated log record and a final metrics export all arrive before a leaking child exits with code 2', async () => {
+    const child = run(
+      'leak.js',
+      baseEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+        OOMGUARD_METRICS: 'none',
+        // No periodic export within the test's time: any metrics that arrive are the final push.
+        OTEL_METRIC_EXPORT_INTERVAL: '600000',
+        OTEL_SERVICE_NAME: 'leaky',
+      }),
+      { flags: ['--max-old-space-size=128'], timeout: 60_000 },
+    );
+    children.push(child);
+    const { code, signal, at: exitedAt } = await child.exited;
+    expect([code, signal], child.stderr()).toEqual([2, null]);
+
+    const span = rx.spans.find((s) => s.name === 'oomguard.shutdown');
+    expect(span, `spans: ${JSON.stringify(rx.spans)}\nstderr:\n${child.stderr()}`).toBeDefined();
+    expect(span!.scope).toBe('oomguard');
+    expect(span!.service).toBe('leaky');
+    expect(span!.attributes).toMatchObject({ 'oomguard.signal': 'heap', 'oomguard.level': 'shutdown' });
+    for (const key of ['oomguard.heap.in_use', 'oomguard.heap.limit', 'oomguard.threshold', 'oomguard.value', 'oomguard.threshold.heap.shutdown']) {
+      expect(typeof span!.attributes[key], key).toBe('number');
+    }
+
+    const log = rx.logs.find((l) => l.eventName === 'oomguard.shutdown');
+    expect(log, JSON.stringify(rx.logs)).toBeDefined();
+    expect([log!.severityNumber, log!.severityText]).toEqual([17, 'ERROR']);
+    expect(log!.traceId).toBe(span!.traceId);
+    expect(log!.spanId).toBe(span!.spanId);
+    expect(log!.attributes['oomguard.heap.in_use']).toBe(span!.attributes['oomguard.heap.in_use']);
+
+    const finals = rx.metrics.filter((m) => m.scope === 'oomguard');
+    expect(finals.map((m) => m.name)).toEqual(expect.arrayContaining(['oomguard.heap.in_use', 'oomguard.state', 'oomguard.threshold']));
+    const state = finals.find((m) => m.name === 'oomguard.state')!.raw as { gauge: { dataPoints: { asInt?: number; asDouble?: number }[] } };
+    // The final export reports the guard shutting down.
+    expect(Number(state.gauge.dataPoints[0]!.asInt ?? state.gauge.dataPoints[0]!.asDouble)).toBe(2);
+    expect(rx.rejected).toEqual([]);
+
+    // All of it was acknowledged while the child was still alive.
+    for (const at of [span!.at, log!.at, ...finals.map((m) => m.at)]) expect(at).toBeLessThanOrEqual(exitedAt);
+  });
+
+  it.each([
+    ['before the agent', '0'],
+    ['after the agent', '1000'],
+  ])("an app that starts its own @opentelemetry/sdk-node %s keeps getting its spans through", async (_when, delay) => {
+    const child = run(
+      'app-sdk.js',
+      baseEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+        OOMGUARD_METRICS: 'none',
+        // The agent pushes metrics every 300 ms, so both are on the wire at the same time.
+        OTEL_METRIC_EXPORT_INTERVAL: '300',
+        // The app exports traces only (its own choice); its SDK must not depend on ours.
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        APP_SDK_DELAY_MS: delay,
+        APP_SPANS: '15',
+      }),
+      { timeout: 30_000 },
+    );
+    children.push(child);
+    const { code, signal } = await child.exited;
+    expect([code, signal], child.stderr()).toEqual([0, null]);
+    const appSpans = rx.spans.filter((s) => s.scope === 'fixture-app');
+    expect(appSpans.map((s) => s.name)).toEqual(Array(15).fill('app.work'));
+    expect(new Set(appSpans.map((s) => s.service))).toEqual(new Set(['app-with-own-sdk']));
+    // ...while the agent was running and exporting next to it.
+    const agentMetrics = rx.metrics.filter((m) => m.scope === 'oomguard');
+    expect(agentMetrics.length, child.stderr()).toBeGreaterThan(0);
+    expect(new Set(agentMetrics.map((m) => m.service))).toEqual(new Set(['telemetry-fixture-app']));
+    expect(rx.rejected).toEqual([]);
+  });
+});

@@ -1,0 +1,171 @@
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeMatrix } from '../helpers/node-matrix';
+import { baseEnv, freePort, getWhenUp, parseExposition, run, type Child } from '../fixtures/telemetry/child';
+
+const children: Child[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+});
+
+/** Ask the idle fixture for one JSON line (it answers on stdout). */
+async function ask<T>(child: Child, command: string): Promise<T> {
+  const before = child.stdout().length;
+  child.proc.stdin!.write(`${command}\n`);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const fresh = child.stdout().slice(before);
+    const nl = fresh.indexOf('\n');
+    if (nl >= 0) return JSON.parse(fresh.slice(0, nl)) as T;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no answer to ${command}; stderr:\n${child.stderr()}`);
+}
+
+type HeapStats = { used_heap_size: number; total_heap_size: number; heap_size_limit: number };
+
+describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus endpoint of a preloaded child on Node %i', (_major, node) => {
+  it('serves oomguard gauges, runtime and host metrics and target_info, the heap reading within what the child reports', async () => {
+    const port = await freePort();
+    const child = run(
+      'idle.js',
+      baseEnv({
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e,team=memory',
+      }),
+      { node },
+    );
+    children.push(child);
+    await child.waitFor('stderr', /app ready/);
+    const url = `http://127.0.0.1:${port}/metrics`;
+    expect(await getWhenUp(url), `no endpoint; stderr:\n${child.stderr()}`).toBeDefined();
+    // Let a few ticks and a couple of GCs happen so every source has reported.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const before = await ask<HeapStats>(child, 'stats');
+    const res = await fetch(url);
+    const text = await res.text();
+    const after = await ask<HeapStats>(child, 'stats');
+    expect(res.status).toBe(200);
+    const { samples, units, types } = parseExposition(text);
+    const one = (name: string) => {
+      const found = samples.filter((s) => s.name === name);
+      expect(found, `${name} in:\n${text}`).toHaveLength(1);
+      return found[0]!;
+    };
+
+    // Names and units: OTel names with underscores, no unit suffix, the unit in `# UNIT`.
+    for (const name of ['oomguard_heap_in_use', 'oomguard_heap_committed', 'oomguard_heap_released', 'oomguard_heap_limit', 'oomguard_memory_rss', 'oomguard_threshold']) {
+      expect([name, units.get(name), types.get(name)]).toEqual([name, 'By', 'gauge']);
+    }
+    expect(units.get('oomguard_pressure')).toBe('1');
+    expect(units.get('oomguard_state')).toBe('1');
+
+    // Values: the reading of the last tick sits within what V8 reported around the scrape.
+    const lo = Math.min(before.used_heap_size, after.used_heap_size);
+    const hi = Math.max(before.used_heap_size, after.used_heap_size);
+    const inUse = one('oomguard_heap_in_use').value;
+    expect(inUse).toBeGreaterThanOrEqual(lo * 0.75);
+    expect(inUse).toBeLessThanOrEqual(hi * 1.25);
+    const committed = one('oomguard_heap_committed').value;
+    expect(committed).toBeGreaterThanOrEqual(Math.min(before.total_heap_size, after.total_heap_size) * 0.75);
+    expect(committed).toBeLessThanOrEqual(Math.max(before.total_heap_size, after.total_heap_size) * 1.25);
+    expect(committed).toBeGreaterThanOrEqual(inUse);
+    expect(one('oomguard_heap_limit').value).toBe(after.heap_size_limit);
+    expect(one('oomguard_heap_released').value).toBeGreaterThanOrEqual(0);
+    expect(one('oomguard_memory_rss').value).toBeGreaterThan(inUse);
+    expect(one('oomguard_state').value).toBe(0);
+    const pressure = one('oomguard_pressure').value;
+    expect(pressure).toBeGreaterThan(0);
+    expect(pressure).toBeLessThan(1);
+
+    // Thresholds: labelled by signal and level; the heap ones always exist, warn below shutdown.
+    const th = samples.filter((s) => s.name === 'oomguard_threshold');
+    const heapWarn = th.find((s) => s.labels.oomguard_signal === 'heap' && s.labels.oomguard_level === 'warn');
+    const heapShutdown = th.find((s) => s.labels.oomguard_signal === 'heap' && s.labels.oomguard_level === 'shutdown');
+    expect(heapWarn!.value).toBeLessThan(heapShutdown!.value);
+    expect(heapShutdown!.value).toBeLessThan(after.heap_size_limit);
+    for (const s of th) expect(['heap', 'rss']).toContain(s.labels.oomguard_signal);
+
+    // Runtime and host context, under their semantic-convention names.
+    const spaces = samples.filter((s) => s.name === 'v8js_memory_heap_used').map((s) => s.labels.v8js_heap_space_name);
+    expect(spaces).toEqual(expect.arrayContaining(['new_space', 'old_space', 'code_space']));
+    expect(types.get('v8js_gc_duration')).toBe('histogram');
+    const les = samples.filter((s) => s.name === 'v8js_gc_duration_bucket').map((s) => s.labels.le);
+    expect(les).toEqual(expect.arrayContaining(['0.0005', '0.001', '0.1', '10', '+Inf']));
+    expect(samples.some((s) => s.name.startsWith('nodejs_eventloop_'))).toBe(true);
+    expect(samples.some((s) => s.name === 'process_memory_usage')).toBe(true);
+    expect(samples.some((s) => s.name === 'system_memory_usage')).toBe(true);
+
+    // target_info: service.name from the nearest package.json, OTEL_RESOURCE_ATTRIBUTES kept.
+    expect(one('target_info').labels).toMatchObject({
+      service_name: 'telemetry-fixture-app',
+      deployment_environment_name: 'e2e',
+      team: 'memory',
+    });
+
+    child.proc.stdin!.end('exit 0\n');
+    expect((await child.exited).code).toBe(0);
+  });
+});
+
+describe('Prometheus endpoint settings', () => {
+  it('takes service.name from OTEL_SERVICE_NAME over the package name', async () => {
+    const port = await freePort();
+    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_SERVICE_NAME: 'checkout' }));
+    children.push(child);
+    const got = await getWhenUp(`http://127.0.0.1:${port}/metrics`);
+    expect(got, child.stderr()).toBeDefined();
+    const target = parseExposition(got!.text).samples.find((s) => s.name === 'target_info');
+    expect(target?.labels.service_name).toBe('checkout');
+    child.proc.stdin!.end();
+    expect((await child.exited).code).toBe(0);
+  });
+
+  it.each([
+    ['the default settings', true, {}],
+    ['OOMGUARD_METRICS=none', false, { OOMGUARD_METRICS: 'none' }],
+    ['OTEL_SDK_DISABLED=true', false, { OTEL_SDK_DISABLED: 'true' }],
+  ])('with %s the metrics port is open: %s (and the SDK is loaded only then)', async (_what, open, extra: Record<string, string>) => {
+    const port = await freePort();
+    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), ...extra }));
+    children.push(child);
+    await child.waitFor('stderr', /app ready/);
+    // Telemetry comes up right after start-up; 2 s is several times what it takes here.
+    const got = await getWhenUp(`http://127.0.0.1:${port}/metrics`, 2000);
+    expect(got !== undefined).toBe(open);
+    const { otelModules } = await ask<{ otelModules: number }>(child, 'otel-loaded');
+    // With nothing to export the SDK is not even loaded.
+    if (open) expect(otelModules).toBeGreaterThan(0);
+    else expect(otelModules).toBe(0);
+    child.proc.stdin!.end();
+    expect((await child.exited).code).toBe(0);
+    expect(child.stderr()).not.toMatch(/oomguard/);
+  });
+});
+
+describe('a metrics port already taken', () => {
+  let holder: Server | undefined;
+  afterEach(() => holder?.close());
+
+  it.each([
+    ['warns in one line', {}, /oomguard: metrics endpoint off: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
+    ['says the parent holds it when OOMGUARD_PARENT_PID is set', { OOMGUARD_PARENT_PID: '4242' }, /held by the parent process \(pid 4242\)/],
+  ])('%s; the app runs and its exit code is unchanged', async (_what, extra: Record<string, string>, line) => {
+    holder = createServer();
+    await new Promise<void>((r) => holder!.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    const child = run(
+      'idle.js',
+      baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), IDLE_MS: '2500', IDLE_EXIT_CODE: '7', ...extra }),
+    );
+    children.push(child);
+    const { code, signal } = await child.exited;
+    expect([code, signal]).toEqual([7, null]);
+    expect(child.stderr()).toMatch(/app ready/);
+    const lines = child.stderr().split('\n').filter((l) => l.includes('oomguard'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+  });
+});
