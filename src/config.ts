@@ -570,3 +570,64 @@ function editDistance(a: string, b: string): number {
   }
   return rows[a.length]![b.length]!;
 }
+
+// Patterns for the string forms, for the JSON Schema below. They check the form only (ranges
+// such as "at least 1MiB" or "at most 100%" are loadConfig's); JSON Schema has no
+// case-insensitive flag, hence the [oO] classes.
+const DIGITS = String.raw`\d(?:_?\d)*`;
+const NUMBER = String.raw`\+?(?=\.?\d)(?:${DIGITS})?(?:\.(?:${DIGITS})?)?`;
+const SIZE_UNIT = String.raw`(?:[bB](?:[yY][tT][eE][sS]?)?|[kKmMgGtTpP][iI]?[bB]|[kKmMgGtTpP][iI]|[kKMGTP])`;
+const trimmed = (body: string): string => String.raw`^\s*(?:${body})\s*$`;
+/** Regular expressions (as JSON Schema `pattern` strings) for the string forms of the options. */
+export const OPTION_PATTERNS = Object.freeze({
+  threshold: trimmed(String.raw`[oO][fF][fF]|${NUMBER}[ \t]*%|${NUMBER}[ \t]*${SIZE_UNIT}?`),
+  duration: trimmed(String.raw`${NUMBER}[ \t]*(?:[mM][sS]|[sSmMhH])`),
+  boolean: trimmed('[tT][rR][uU][eE]|[fF][aA][lL][sS][eE]|[yY][eE][sS]|[nN][oO]|[oO][nN]|[oO][fF][fF]|1|0'),
+  exitCode: trimmed(String.raw`\d+`),
+  port: trimmed(String.raw`\d+`),
+});
+
+let jsonSchema: Record<string, unknown> | undefined;
+
+/**
+ * A JSON Schema (draft 2020-12) of {@link StartOptions}, for tooling: editors, CI checks of a
+ * deployment's settings, `oomguard doctor`. It checks types and forms; {@link loadConfig}
+ * remains the judge of ranges and cross-field rules. This is the one place that uses zod, and
+ * it loads zod on the first call only: `require('zod')` costs 80-200 ms here, ten times the
+ * agent's whole start-up budget, so no start-up path may reach it.
+ */
+export function optionsJsonSchema(): Record<string, unknown> {
+  if (jsonSchema) return jsonSchema;
+  const { z } = require('zod') as typeof import('zod');
+  const threshold = z.union([z.string().regex(new RegExp(OPTION_PATTERNS.threshold)), z.number().int().min(0), z.literal(false)]);
+  const duration = z.union([z.string().regex(new RegExp(OPTION_PATTERNS.duration)), z.number().int().min(0).max(2 ** 31 - 1)]);
+  const boolean = z.union([z.boolean(), z.string().regex(new RegExp(OPTION_PATTERNS.boolean))]);
+  const doc = (name: keyof StartOptions, text: string): string => `${ENV_VARIABLES[name]}: ${text}`;
+  const schema = z
+    .object({
+      enabled: boolean.optional().describe(doc('enabled', 'default true; false installs nothing at all')),
+      strict: boolean.optional().describe(doc('strict', 'default false; true: a configuration error exits 78')),
+      heapThreshold: threshold.optional().describe(doc('heapThreshold', 'default 80% of the heap budget; a size, a percent or off')),
+      heapWarn: threshold.optional().describe(doc('heapWarn', 'default 70%, or 10 points below / 7/8 of heapThreshold')),
+      rssThreshold: threshold.optional().describe(doc('rssThreshold', 'default 90% of the memory limit; a size, a percent or off')),
+      rssWarn: threshold.optional().describe(doc('rssWarn', 'default 80%, or 10 points below / 7/8 of rssThreshold')),
+      pollInterval: duration.optional().describe(doc('pollInterval', 'default 1s, at least 10ms; a number is milliseconds')),
+      shutdownTimeout: duration.optional().describe(doc('shutdownTimeout', 'default 10s; a number is milliseconds')),
+      exitCode: z
+        .union([z.number().int().min(1).max(125), z.string().regex(new RegExp(OPTION_PATTERNS.exitCode))])
+        .optional()
+        .describe(doc('exitCode', 'default 2; 1..125')),
+      action: z.enum(['exit', 'signal', 'auto']).optional().describe(doc('action', 'default auto')),
+      metrics: z.union([z.enum(['prometheus', 'none']), z.boolean()]).optional().describe(doc('metrics', 'default prometheus')),
+      metricsHost: z.string().optional().describe(doc('metricsHost', "default: all interfaces (the exporter's default)")),
+      metricsPort: z
+        .union([z.number().int().min(0).max(65535), z.string().regex(new RegExp(OPTION_PATTERNS.port))])
+        .optional()
+        .describe(doc('metricsPort', 'default 9464; 0 asks for an ephemeral port')),
+      otlp: z.boolean().optional().describe('default: true when an OTEL_EXPORTER_OTLP_*ENDPOINT variable is set'),
+      sdkDisabled: boolean.optional().describe(doc('sdkDisabled', 'default false; true: no telemetry, the guard still guards')),
+    })
+    .strict();
+  jsonSchema = Object.freeze(z.toJSONSchema(schema, { io: 'input' })) as Record<string, unknown>;
+  return jsonSchema;
+}
