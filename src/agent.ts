@@ -35,6 +35,9 @@ export interface AgentDeps {
   listeners: Set<PressureListener>;
 }
 
+/** Set by a guarded process for its children (see `Agent.start()`). */
+export const PARENT_PID_VAR = 'OOMGUARD_PARENT_PID';
+
 const EVENT_NAME: Record<GuardState, string> = {
   ok: 'oomguard.recovered',
   warn: 'oomguard.warning',
@@ -52,10 +55,14 @@ export class Agent {
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
+  /** The guarded parent's pid, when this process was started by one (see `start()`). */
+  readonly #parentPid: string | undefined;
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
     this.#deps = deps;
+    const inherited = process.env[PARENT_PID_VAR];
+    this.#parentPid = inherited && inherited !== String(process.pid) ? inherited : undefined;
     const heap = v8.getHeapStatistics();
     this.heapBudget = heapBudget({
       heapSizeLimit: heap.heap_size_limit,
@@ -102,6 +109,10 @@ export class Agent {
   }
 
   start(): void {
+    // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
+    // same metrics port. This variable, inherited by them, tells their telemetry that the port
+    // being taken is expected there, not an error.
+    process.env[PARENT_PID_VAR] = String(process.pid);
     this.#gc.start();
     this.#watcher.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -133,7 +144,10 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#deps.log);
+      const env = { ...process.env };
+      if (this.#parentPid === undefined) delete env[PARENT_PID_VAR];
+      else env[PARENT_PID_VAR] = this.#parentPid;
+      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#deps.log, { env });
     } catch (err) {
       this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
       return undefined;

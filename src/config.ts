@@ -168,9 +168,11 @@ const OTLP_SIGNAL_VARIABLES = [
  * Every `OOMGUARD_*` variable the agent reads. Any other `OOMGUARD_*` variable gets a
  * "did you mean" warning; a module that reads a new variable must add it here.
  */
-export const KNOWN_OOMGUARD_VARIABLES: readonly string[] = Object.freeze(
-  Object.values(ENV_VARIABLES).filter((name) => name.startsWith('OOMGUARD_')),
-);
+export const KNOWN_OOMGUARD_VARIABLES: readonly string[] = Object.freeze([
+  ...Object.values(ENV_VARIABLES).filter((name) => name.startsWith('OOMGUARD_')),
+  // Not configuration: a guarded process sets it for its children (agent.ts, PARENT_PID_VAR).
+  'OOMGUARD_PARENT_PID',
+]);
 
 const OPTION_NAMES = Object.keys(ENV_VARIABLES) as (keyof StartOptions)[];
 const MAX_VALUE_IN_MESSAGE = 80;

@@ -37,6 +37,7 @@ export class Watcher {
   #state: PolicyState = INITIAL_POLICY_STATE;
   #timer: NodeJS.Timeout | undefined;
   #timerMs = 0;
+  #first: NodeJS.Immediate | undefined;
   #lastCheck = -Infinity;
   #running = false;
   #latest: { reading: Reading; evaluation: Evaluation } | undefined;
@@ -47,18 +48,29 @@ export class Watcher {
     this.#now = options.now ?? Date.now;
   }
 
-  /** First check now (a process that starts above the line must not wait), then every poll. */
+  /**
+   * A first reading right away (so `status()` has one from the start), the first decision on the
+   * next turn of the event loop, then every poll. The decision waits that one turn because under
+   * a preload `start()` runs before the app's main module: a process that starts above the line
+   * must not wait a poll interval, but it must get the chance to register its shutdown hooks.
+   */
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.check('start');
-    if (!this.#running) return; // the first check may have shut down
-    this.#arm(this.#interval());
+    this.#prime();
+    this.#first = setImmediate(() => {
+      this.#first = undefined;
+      this.check('start');
+      if (this.#running) this.#arm(this.#interval());
+    });
+    this.#first.unref();
   }
 
   /** Removes the timer. The watcher can be started again. */
   stop(): void {
     this.#running = false;
+    if (this.#first) clearImmediate(this.#first);
+    this.#first = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -112,6 +124,19 @@ export class Watcher {
       this.#reschedule();
     }
     return true;
+  }
+
+  /** A reading and what the policy would make of it, without acting or changing state. */
+  #prime(): void {
+    try {
+      const reading = this.#opts.sample();
+      const evaluation = evaluate(reading, this.#state, this.#opts.config);
+      const primed: Evaluation = { ...evaluation, state: this.#state, decisions: [] };
+      this.#latest = { reading, evaluation: primed };
+      this.#guard(() => this.#opts.onEvaluation?.(reading, primed));
+    } catch (err) {
+      this.#opts.onError?.(err);
+    }
   }
 
   #onTimer(): void {
