@@ -50,10 +50,47 @@ describe('OTLP push from a guarded child', () => {
     const state = finals.find((m) => m.name === 'oomguard.state')!.raw as { gauge: { dataPoints: { asInt?: number; asDouble?: number }[] } };
     // The final export reports the guard shutting down.
     expect(Number(state.gauge.dataPoints[0]!.asInt ?? state.gauge.dataPoints[0]!.asDouble)).toBe(2);
+    // One reading, two uses: the final export reports the very reading the guard acted on.
+    const inUse = finals.find((m) => m.name === 'oomguard.heap.in_use')!.raw as { gauge: { dataPoints: { asInt?: number; asDouble?: number }[] } };
+    expect(Number(inUse.gauge.dataPoints[0]!.asInt ?? inUse.gauge.dataPoints[0]!.asDouble)).toBe(span!.attributes['oomguard.heap.in_use']);
     expect(rx.rejected).toEqual([]);
 
     // All of it was acknowledged while the child was still alive.
     for (const at of [span!.at, log!.at, ...finals.map((m) => m.at)]) expect(at).toBeLessThanOrEqual(exitedAt);
+  });
+
+  it('a collector that accepts but never answers does not hold the exit past OOMGUARD_SHUTDOWN_TIMEOUT', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const blackhole = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const port = (blackhole.address() as { port: number }).port;
+    try {
+      const child = run(
+        'leak.js',
+        // The app keeps running (and leaking) while the flush waits; this test is about the deadline,
+        // not about outrunning V8, so the guard acts far below V8's limit.
+        baseEnv({
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OOMGUARD_METRICS: 'none',
+          OOMGUARD_SHUTDOWN_TIMEOUT: '2s',
+          OOMGUARD_HEAP_WARN: '30MiB',
+          OOMGUARD_HEAP_THRESHOLD: '40MiB',
+        }),
+        { flags: ['--max-old-space-size=128'], timeout: 60_000 },
+      );
+      children.push(child);
+      await child.waitFor('stderr', /"level":"shutdown"/, 50_000);
+      const decidedAt = Date.now();
+      const { code, signal, at } = await child.exited;
+      expect([code, signal], child.stderr()).toEqual([2, null]);
+      // The deadline is 2 s; allow scheduling slack on a busy two-core machine, not a full export timeout (10 s).
+      expect(at - decidedAt).toBeLessThan(4000);
+      expect(sockets.length).toBeGreaterThan(0); // it did try to push
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      blackhole.close();
+    }
   });
 
   it.each([

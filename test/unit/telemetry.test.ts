@@ -268,6 +268,18 @@ describe('startTelemetry', () => {
     expect(second.lines[0]).toMatch(line);
   });
 
+  it('accepts an OTEL_METRIC_EXPORT_INTERVAL shorter than the default export timeout', async () => {
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://127.0.0.1:9';
+    process.env.OTEL_METRIC_EXPORT_INTERVAL = '300';
+    try {
+      const { lines } = await start(() => snapshot(reading()), { otlp: true });
+      expect(lines).toEqual([]);
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      delete process.env.OTEL_METRIC_EXPORT_INTERVAL;
+    }
+  });
+
   it('flush is bounded by its deadline even when the OTLP collector never answers', async () => {
     const net = await import('node:net');
     const sockets: import('node:net').Socket[] = [];
