@@ -17,6 +17,12 @@ export const METRIC_HEAP_COMMITTED = 'oomguard.heap.committed';
 export const METRIC_HEAP_RELEASED = 'oomguard.heap.released';
 export const METRIC_HEAP_NEXT_GC = 'oomguard.heap.next_gc';
 export const METRIC_HEAP_LIMIT = 'oomguard.heap.limit';
+/** The old-generation budget heap percents are taken of (beyond DESIGN.md's list: see docs/metrics.md). */
+export const METRIC_HEAP_BUDGET = 'oomguard.heap.budget';
+/** What the heap thresholds are compared with (`Reading.heapSignal`). */
+export const METRIC_HEAP_SIGNAL = 'oomguard.heap.signal';
+/** What the RSS thresholds are compared with (`Reading.rssSignal`). */
+export const METRIC_MEMORY_SIGNAL = 'oomguard.memory.signal';
 export const METRIC_MEMORY_RSS = 'oomguard.memory.rss';
 export const METRIC_MEMORY_LIMIT = 'oomguard.memory.limit';
 export const METRIC_THRESHOLD = 'oomguard.threshold';

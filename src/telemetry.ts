@@ -253,6 +253,15 @@ export function registerGauges(meter: Meter, source: TelemetrySource): Gauges {
   const heapReleased = bytes(sc.METRIC_HEAP_RELEASED, 'V8 total_heap_size - total_physical_size, floored at 0 (Go HeapReleased).');
   const heapNextGc = bytes(sc.METRIC_HEAP_NEXT_GC, 'Estimated heap size at which V8 runs the next major GC (Go NextGC).');
   const heapLimit = bytes(sc.METRIC_HEAP_LIMIT, 'V8 heap_size_limit.');
+  const heapBudget = bytes(sc.METRIC_HEAP_BUDGET, 'Old-generation budget: the old-generation size at which V8 aborts; heap percents are of this.');
+  const heapSignal = bytes(
+    sc.METRIC_HEAP_SIGNAL,
+    'What the heap thresholds are compared with: old-generation bytes in use, capped by what survived the last major GC.',
+  );
+  const memorySignal = bytes(
+    sc.METRIC_MEMORY_SIGNAL,
+    'What the RSS thresholds are compared with: the larger of process RSS and the cgroup working set (page cache excluded).',
+  );
   const rss = bytes(sc.METRIC_MEMORY_RSS, 'Resident set size of the process.');
   const memoryLimit = bytes(sc.METRIC_MEMORY_LIMIT, 'Memory limit of the cgroup (lowest on the way up); absent without one.');
   const threshold = bytes(sc.METRIC_THRESHOLD, 'Threshold in bytes by signal (heap, rss) and level (warn, shutdown).');
@@ -264,7 +273,21 @@ export function registerGauges(meter: Meter, source: TelemetrySource): Gauges {
     description: 'Guard state: 0 ok, 1 warn, 2 shutting down.',
     unit: sc.UNIT_ONE,
   });
-  const observables: Observable[] = [heapInUse, heapCommitted, heapReleased, heapNextGc, heapLimit, rss, memoryLimit, threshold, pressure, state];
+  const observables: Observable[] = [
+    heapInUse,
+    heapCommitted,
+    heapReleased,
+    heapNextGc,
+    heapLimit,
+    heapBudget,
+    heapSignal,
+    rss,
+    memorySignal,
+    memoryLimit,
+    threshold,
+    pressure,
+    state,
+  ];
 
   const callback: BatchObservableCallback = (result) => {
     let snap: TelemetrySnapshot | undefined;
@@ -283,7 +306,10 @@ export function registerGauges(meter: Meter, source: TelemetrySource): Gauges {
     put(heapReleased, r.heapReleased);
     put(heapNextGc, r.heapNextGc);
     put(heapLimit, r.heapLimit);
+    put(heapBudget, r.heapBudget);
+    put(heapSignal, r.heapSignal);
     put(rss, r.rss);
+    put(memorySignal, r.rssSignal);
     put(memoryLimit, r.memoryLimit);
     for (const signal of ['heap', 'rss'] as const) {
       for (const level of ['warn', 'shutdown'] as const) {
