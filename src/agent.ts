@@ -156,6 +156,11 @@ export class Agent {
 
   #onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
     if (decision.action === 'none') return;
+    if (decision.action === 'emergency') {
+      const what = decision.reason === 'gc-thrash-emergency' ? 'V8 is thrashing in GC near its limit' : `${decision.signal} ${mib(decision.value)} >= ${mib(decision.threshold)}`;
+      this.#deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
+      return;
+    }
     const level: GuardState = decision.action === 'warn' ? 'warn' : decision.action === 'shutdown' ? 'shutdown' : 'ok';
     const event: PressureEvent = {
       level,

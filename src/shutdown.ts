@@ -63,7 +63,9 @@ export class Shutdown {
   readonly #deps: ShutdownDeps;
   readonly #parseDuration: DurationParser;
   readonly #hooks = new Set<Hook>();
+  readonly #pending = new Set<string>();
   #running: Promise<HookResult[]> | undefined;
+  #exitCode: number | undefined;
 
   constructor(deps: ShutdownDeps, parseDuration: DurationParser) {
     this.#deps = deps;
@@ -107,8 +109,23 @@ export class Shutdown {
     return this.#running;
   }
 
+  /**
+   * Exit now, with the shutdown's exit code, whatever is still running: memory kept rising during
+   * the shutdown and waiting longer would let V8 abort or the kernel kill. No-op before `run()`.
+   */
+  abort(why: string): void {
+    if (this.#exitCode === undefined) return;
+    const pending = [...this.#pending];
+    this.#deps.log(
+      `oomguard: ${why}; exiting now with code ${this.#exitCode}` +
+        (pending.length ? ` (unfinished hooks: ${pending.map((n) => `"${n}"`).join(', ')})` : ''),
+    );
+    this.#deps.exit(this.#exitCode);
+  }
+
   async #run(event: PressureEvent, options: RunOptions): Promise<HookResult[]> {
     const deps = this.#deps;
+    this.#exitCode = options.exitCode;
     const started = deps.now();
     const deadline = started + options.timeoutMs;
     // From here on the exit code is ours, whoever ends the process: a hook, the app's own
@@ -152,6 +169,7 @@ export class Shutdown {
   async #runHook(hook: Hook, event: PressureEvent, deadline: number): Promise<HookResult> {
     const deps = this.#deps;
     const start = deps.now();
+    this.#pending.add(hook.name);
     const budget = Math.max(0, Math.min(hook.timeoutMs ?? Infinity, deadline - start));
     let timer: unknown;
     const timeout = new Promise<'timeout'>((resolve) => {
@@ -171,6 +189,7 @@ export class Shutdown {
     } catch (err) {
       return { name: hook.name, outcome: 'error', ms: deps.now() - start, error: describe(err) };
     } finally {
+      this.#pending.delete(hook.name);
       deps.clearTimer(timer);
     }
   }

@@ -100,7 +100,9 @@ export type Decision =
   | { action: 'none' }
   | { action: 'warn'; signal: Signal; value: number; threshold: number; reason: string }
   | { action: 'recover'; signal: Signal; value: number; threshold: number; reason: string }
-  | { action: 'shutdown'; signal: Signal; value: number; threshold: number; reason: string };
+  | { action: 'shutdown'; signal: Signal; value: number; threshold: number; reason: string }
+  /** During a shutdown: memory is still rising toward the real limit; exit now, hooks or not. */
+  | { action: 'emergency'; signal: Signal; value: number; threshold: number; reason: string };
 
 /** Delivered to `onPressure` listeners, telemetry and the JSON line on stderr. */
 export interface PressureEvent {

@@ -13,6 +13,9 @@ import { evaluate, INITIAL_POLICY_STATE, type Evaluation, type PolicyConfig, typ
 /** Shortest time between two checks, whatever asks for them (DESIGN.md: floor 10ms). */
 export const MIN_CHECK_GAP_MS = 10;
 
+/** Cadence while a shutdown is running (see `#interval`). */
+export const SHUTDOWN_POLL_MS = 20;
+
 /** Once a warn line is crossed, poll this many times faster (never under the floor). */
 export const HOT_POLL_DIVISOR = 4;
 
@@ -112,14 +115,14 @@ export class Watcher {
       this.#opts.onError?.(err);
       return true;
     }
-    const wasHot = this.#state.state !== 'ok';
+    const before = this.#state.state;
     this.#state = evaluation.state;
     this.#latest = { reading, evaluation };
     this.#guard(() => this.#opts.onEvaluation?.(reading, evaluation));
     for (const decision of evaluation.decisions) this.#guard(() => this.#opts.onDecision(decision, reading, evaluation));
-    if (evaluation.state.state === 'shutdown') {
+    if (evaluation.state.emergency) {
       this.stop();
-    } else if (this.#timer && wasHot !== (evaluation.state.state !== 'ok')) {
+    } else if (this.#timer && before !== evaluation.state.state) {
       // Switch cadence now rather than at the next tick.
       this.#reschedule();
     }
@@ -165,6 +168,9 @@ export class Watcher {
 
   #interval(): number {
     const base = this.#opts.config.pollIntervalMs;
+    // While shutting down the app may still be allocating fast: watch at the floor cadence so an
+    // emergency exit comes before V8's abort or the kernel's kill.
+    if (this.#state.state === 'shutdown') return SHUTDOWN_POLL_MS;
     return this.#state.state === 'ok' ? base : Math.max(MIN_CHECK_GAP_MS, Math.floor(base / HOT_POLL_DIVISOR));
   }
 

@@ -36,6 +36,17 @@ describe('heap leak under --max-old-space-size=128', () => {
     expect(r.stderr).toMatch(/OOMGUARD_MEMORY_PRESSURE/);
   });
 
+  it('a hook that hangs while the app keeps leaking: the guard exits 2 at its emergency line, before V8 aborts', async () => {
+    const r = await runChild({
+      args: ['--max-old-space-size=128', '--require', 'oomguard/register', LEAK],
+      env: { LEAK_MB_PER_S: '60', MARKER: marker(), HOOK_HANG: '1', OOMGUARD_SHUTDOWN_TIMEOUT: '60s' },
+      timeoutMs: 60_000,
+    });
+    expect(r.stderr, why(r)).not.toMatch(V8_OOM);
+    expect(r.code, why(r)).toBe(2);
+    expect(r.stderr).toMatch(/memory is still rising during the shutdown.*exiting now with code 2 \(unfinished hooks: "flushToDeadPeer"\)/);
+  });
+
   it('without the agent: the same fixture dies of V8 fatal OOM', async () => {
     const r = await runChild({
       args: ['--max-old-space-size=128', LEAK],

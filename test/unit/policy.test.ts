@@ -88,8 +88,25 @@ describe('evaluate', () => {
 
   it('shuts down at the heap line, exactly once, whatever follows', () => {
     const { actions, states } = run([heapAt(0.5), heapAt(0.8), heapAt(0.9), heapAt(0.1), heapAt(0.95)]);
-    expect(actions).toEqual(['shutdown:heap:heap-threshold']);
+    expect(actions.filter((a) => a.startsWith('shutdown'))).toEqual(['shutdown:heap:heap-threshold']);
     expect(states.map((s) => s.state)).toEqual(['ok', 'shutdown', 'shutdown', 'shutdown', 'shutdown']);
+  });
+
+  it('during a shutdown, exits at once (emergency) only when memory keeps rising halfway to the wall, and only once', () => {
+    const { actions, states } = run([heapAt(0.81), heapAt(0.85), heapAt(0.89), heapAt(0.9), heapAt(0.95)]);
+    expect(actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:heap-emergency']);
+    expect(states.map((s) => Boolean(s.emergency))).toEqual([false, false, false, true, true]);
+  });
+
+  it('an RSS emergency lies halfway from the RSS line to the memory limit', () => {
+    const limit = 1000 * MiB;
+    const r = (f: number) => reading({ memoryLimit: limit, rssSignal: limit * f, rss: limit * f });
+    expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
+  });
+
+  it('GC thrash past the line during a shutdown is an emergency', () => {
+    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000 };
+    expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
   });
 
   it('judges the heap by its signal (what survives GC), not by used_heap_size with garbage', () => {

@@ -138,6 +138,19 @@ describe('Shutdown', () => {
     expect(() => s.add(() => undefined, { timeout: -1 })).toThrow(/positive duration/);
   });
 
+  it('abort() exits at once with the run\'s code, naming the hooks still running; before run() it does nothing', async () => {
+    const { deps, calls, lines, exitedP } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.abort('too early');
+    expect(calls).toEqual([]);
+    s.add(() => new Promise(() => undefined), { name: 'slowFlush' });
+    void s.run(event, { exitCode: 3, timeoutMs: 5000, action: 'exit' });
+    await new Promise((r) => setTimeout(r, 10));
+    s.abort('memory is still rising');
+    expect(await exitedP).toBe(3);
+    expect(lines.at(-1)).toMatch(/memory is still rising; exiting now with code 3 \(unfinished hooks: "slowFlush"\)/);
+  });
+
   it('removes a hook with the function add() returned', async () => {
     const { deps } = fakeDeps();
     const s = new Shutdown(deps, parse);
