@@ -182,8 +182,8 @@ export class Agent {
         this.#deps.log(`oomguard: onPressure listener threw: ${String(err)}`);
       }
     }
+    void this.#telemetry?.then((t) => t?.recordEvent(event));
     if (level !== 'ok') {
-      void this.#telemetry?.then((t) => t?.recordEvent(event));
       safe(() =>
         process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }),
       );
