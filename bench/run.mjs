@@ -77,7 +77,7 @@ const md = [
   '',
   '## Summary',
   '',
-  table(['figure', 'measured', 'goal', 'met'], summary.map((s) => [s.figure, s.result, s.goal, s.met === undefined ? '-' : s.met ? 'yes' : '**no**'])),
+  table(['figure', 'measured', 'goal', 'met'], summary.map((s) => [s.figure, s.result, s.goal, s.met === undefined ? '-' : s.met === 'inconclusive' ? 'inconclusive (noise)' : s.met ? 'yes' : '**no**'])),
   '',
   ...sections.flatMap((s) => [s, '']),
 ].join('\n');
