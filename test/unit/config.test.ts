@@ -406,8 +406,10 @@ describe('loadConfigOrThrow', () => {
 describe('optionsJsonSchema', () => {
   // The schema is for tooling; it must agree with loadConfig on the forms it can express.
   async function validator(): Promise<(data: unknown) => boolean> {
-    const { default: Ajv2020 } = await import('ajv/dist/2020');
-    const ajv = new Ajv2020({ strict: false });
+    const mod = await import('ajv/dist/2020.js');
+    // CJS interop: the class is `default` (of the namespace or of its `default`).
+    const Ajv2020 = ((mod as { default: unknown }).default as { default?: unknown }).default ?? (mod as { default: unknown }).default;
+    const ajv = new (Ajv2020 as typeof import('ajv/dist/2020.js').default)({ strict: false });
     return ajv.compile(optionsJsonSchema()) as (data: unknown) => boolean;
   }
 
