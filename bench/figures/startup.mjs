@@ -27,7 +27,7 @@ function moduleKey(file) {
 }
 
 export async function startup(ctx) {
-  const rounds = ctx.quick ? 3 : 10;
+  const rounds = ctx.quick ? 2 : 10;
   const app = join(BENCH, 'apps', 'first-line.cjs');
   const res = Object.fromEntries(VARS.map(([k]) => [k, []]));
   for (let r = 0; r < rounds; r++) {

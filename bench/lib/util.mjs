@@ -143,6 +143,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export const V1_MEMORY_ROOT = '/sys/fs/cgroup/memory';
 const live = new Set();
+let exitHook = false;
 
 /** Why real cgroups cannot be used here, or undefined when they can. */
 export function cgroupUnavailable() {
@@ -186,7 +187,11 @@ export function createCgroup(limit) {
     },
   };
   live.add(cg);
-  if (live.size === 1) process.once('exit', () => [...live].forEach((c) => c.removeSync()));
+  if (!exitHook) {
+    exitHook = true;
+    // Last resort when the bench dies mid-run: no cgroup outlives it.
+    process.once('exit', () => [...live].forEach((c) => c.removeSync()));
+  }
   try {
     // v1 refuses memsw below the memory limit, so lower memory first, then memsw.
     writeFileSync(join(dir, 'memory.swappiness'), '0');
