@@ -118,11 +118,18 @@ export class Agent {
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
     // after the app's own start-up code has run, never before the guard is armed.
-    this.#telemetryTimer = setImmediate(() => {
+    this.#telemetryTimer = setImmediate(() => this.#ensureTelemetry());
+    this.#telemetryTimer.unref();
+  }
+
+  /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */
+  #ensureTelemetry(): Promise<TelemetryHandle | undefined> | undefined {
+    if (this.#telemetryTimer) {
+      clearImmediate(this.#telemetryTimer);
       this.#telemetryTimer = undefined;
       this.#telemetry = this.#startTelemetry();
-    });
-    this.#telemetryTimer.unref();
+    }
+    return this.#telemetry;
   }
 
   async stop(): Promise<void> {
@@ -182,7 +189,7 @@ export class Agent {
         this.#deps.log(`oomguard: onPressure listener threw: ${String(err)}`);
       }
     }
-    void this.#telemetry?.then((t) => t?.recordEvent(event));
+    void this.#ensureTelemetry()?.then((t) => t?.recordEvent(event));
     if (level !== 'ok') {
       safe(() =>
         process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }),
