@@ -29,6 +29,8 @@ export interface DoctorReport {
   node: string;
   v8: string;
   config?: Config;
+  /** Where each setting came from: `env`, `option`, `default` or `derived` (a warn level that follows its threshold). */
+  sources?: Record<string, string>;
   issues: string[];
   heap: { limit: number; budget: number; budgetSource: string };
   memoryLimit: { bytes: number | undefined; source: string; from?: string };
@@ -61,8 +63,10 @@ export function doctor(): DoctorReport {
     warnings,
   };
   cgroup?.close?.();
+  for (const w of result.warnings) warnings.push(formatIssue(w).replace(/^oomguard: (warning: )?/, ''));
   if (result.ok) {
     report.config = result.config;
+    report.sources = { ...result.sources };
     const probe = { heapBudget: budget.bytes, memoryLimit: limit.bytes } as Reading;
     report.thresholds = resolveThresholds(probe, result.config);
     if (!result.config.enabled) warnings.push('OOMGUARD_ENABLED=false: the preload does nothing at all');
@@ -97,14 +101,18 @@ export function formatReport(r: DoctorReport): string {
   }
   if (r.config && r.thresholds) {
     const c = r.config;
-    lines.push('configuration:');
-    lines.push(`  enabled            ${c.enabled}`);
-    lines.push(`  heap threshold     ${spec(c.heapThreshold)} -> ${opt(r.thresholds.heap.shutdown)}   (warn ${spec(c.heapWarn)} -> ${opt(r.thresholds.heap.warn)})`);
-    lines.push(`  rss threshold      ${spec(c.rssThreshold)} -> ${opt(r.thresholds.rss.shutdown)}   (warn ${spec(c.rssWarn)} -> ${opt(r.thresholds.rss.warn)})`);
-    lines.push(`  poll interval      ${c.pollIntervalMs} ms`);
-    lines.push(`  shutdown timeout   ${c.shutdownTimeoutMs} ms`);
-    lines.push(`  exit code          ${c.exitCode}`);
-    lines.push(`  action             ${c.action}`);
+    const src = (...names: string[]): string => {
+      const got = names.map((n) => r.sources?.[n]).filter((x): x is string => x !== undefined);
+      return got.length ? `   [${[...new Set(got)].join('/')}]` : '';
+    };
+    lines.push('configuration  [where each came from]:');
+    lines.push(`  enabled            ${c.enabled}${src('enabled')}`);
+    lines.push(`  heap threshold     ${spec(c.heapThreshold)} -> ${opt(r.thresholds.heap.shutdown)}   (warn ${spec(c.heapWarn)} -> ${opt(r.thresholds.heap.warn)})${src('heapThreshold', 'heapWarn')}`);
+    lines.push(`  rss threshold      ${spec(c.rssThreshold)} -> ${opt(r.thresholds.rss.shutdown)}   (warn ${spec(c.rssWarn)} -> ${opt(r.thresholds.rss.warn)})${src('rssThreshold', 'rssWarn')}`);
+    lines.push(`  poll interval      ${c.pollIntervalMs} ms${src('pollInterval')}`);
+    lines.push(`  shutdown timeout   ${c.shutdownTimeoutMs} ms${src('shutdownTimeout')}`);
+    lines.push(`  exit code          ${c.exitCode}${src('exitCode')}`);
+    lines.push(`  action             ${c.action}${src('action')}`);
     lines.push(`  metrics            ${c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off'}`);
     lines.push(`  otlp               ${c.otlp ? 'on' : 'off'}`);
   }
@@ -112,7 +120,9 @@ export function formatReport(r: DoctorReport): string {
   lines.push(`  heap limit         ${formatBytes(r.heap.limit)}   (V8 heap_size_limit)`);
   lines.push(`  heap budget        ${formatBytes(r.heap.budget)}   (${r.heap.budgetSource})`);
   lines.push(
-    `  memory limit       ${r.memoryLimit.bytes === undefined ? 'none' : formatBytes(r.memoryLimit.bytes)}   (${r.memoryLimit.source}${r.memoryLimit.from ? `: ${r.memoryLimit.from}` : ''})`,
+    r.memoryLimit.bytes === undefined
+      ? '  memory limit       none   (no cgroup memory limit, and process.constrainedMemory() reports none)'
+      : `  memory limit       ${formatBytes(r.memoryLimit.bytes)}   (${r.memoryLimit.source}${r.memoryLimit.from ? `: ${r.memoryLimit.from}` : ''})`,
   );
   lines.push(`  cgroup             ${r.cgroup ? `v${r.cgroup.version} ${r.cgroup.dir}` : 'none found'}`);
   if (r.warnings.length) {
