@@ -86,6 +86,14 @@ describe.skipIf(skip)(`in a real memory cgroup${skip ? ` (skipped: ${skip})` : '
     expect(r.stderr).toMatch(/wrote 512 MB/);
   });
 
+  it('oomguard doctor inside a 256 MiB cgroup reports the limit from cgroup v1 and warns that a 1 GiB heap cannot fit', async () => {
+    const r = await inCgroup(256 * MiB, ['--max-old-space-size=1024', dist('cli.js'), 'doctor'], {}, process.execPath, 20_000);
+    expect(r.code, why(r)).toBe(0);
+    expect(r.stdout).toMatch(/memory limit\s+256MiB\s+\(cgroup-v1: .*memory\.limit_in_bytes/);
+    expect(r.stdout).toMatch(/heap budget\s+1GiB\s+\(--max-old-space-size=1024/);
+    expect(r.stdout).toMatch(/does not fit in the memory limit \(256MiB\)/);
+  });
+
   /**
    * Node sizes its default heap from the cgroup limit: no --max-old-space-size, DEFAULT guard
    * settings, a fast heap leak. The guard must fire before V8 aborts (or the kernel kills).
