@@ -167,6 +167,19 @@ describe.concurrent('configuration', () => {
     expect(bare.ms).toBeLessThan(3_000);
   });
 
+  it('with the guard on (defaults, telemetry up), an app that finishes exits when it would anyway, with its own exit code', async () => {
+    const port = await freePort();
+    const r = await runChild({
+      args: ['--require', 'oomguard/register', '-e', 'setTimeout(() => { process.exitCode = 3; }, 700)'],
+      env: { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+      timeoutMs: 10_000,
+    });
+    expect(r.code, why(r)).toBe(3);
+    expect(r.stderr).toBe('');
+    // The timer, the GC observer and the metrics server are all unref'd: nothing holds the loop.
+    expect(r.ms).toBeLessThan(3_000);
+  });
+
   it('a bad value: the app runs, exit code unchanged, stderr has one clear line naming variable, value and expected form', async () => {
     const r = await runChild({
       args: ['--require', 'oomguard/register', join(FIX, 'noop.js')],
