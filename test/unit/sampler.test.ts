@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { meaningfulLimit, readMemoryLimit, Sampler, type CgroupSource } from '../../src/sampler';
+import type { GcSummary } from '../../src/types';
+
+const MiB = 1024 * 1024;
+const gc = (over: Partial<GcSummary> = {}) => ({
+  summary: (): GcSummary => ({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, ...over }),
+});
+
+function cgroup(over: Partial<CgroupSource> & { limit?: number } = {}): CgroupSource & { limitReads: number } {
+  const src = {
+    version: 1 as const,
+    limitReads: 0,
+    readLimit() {
+      src.limitReads++;
+      return over.limit === undefined ? {} : { bytes: over.limit, from: '/fake/memory.limit_in_bytes' };
+    },
+    readUsage: () => ({ usage: 300 * MiB, workingSet: 250 * MiB }),
+    readPressure: () => undefined,
+    ...over,
+  };
+  return src;
+}
+
+describe('Sampler', () => {
+  it('takes the heap from V8 and the process, and judges the heap by what survived the last major GC', () => {
+    const s = new Sampler({ heapBudget: 128 * MiB, gc: gc({ oldGenLive: 1 }) });
+    const r = s.sample();
+    expect(r.heapInUse).toBeGreaterThan(0);
+    expect(r.heapLimit).toBeGreaterThan(r.heapCommitted);
+    expect(r.oldGenInUse).toBeGreaterThan(0);
+    expect(r.oldGenInUse).toBeLessThanOrEqual(r.heapInUse);
+    expect(r.heapSignal).toBe(1); // min(old generation in use, alive after the last major GC)
+    expect(r.heapBudget).toBe(128 * MiB);
+    expect(r.rss).toBeGreaterThan(r.heapInUse);
+  });
+
+  it('uses the old generation in use as the heap signal until the first major GC', () => {
+    const r = new Sampler({ heapBudget: 128 * MiB, gc: gc() }).sample();
+    expect(r.heapSignal).toBe(r.oldGenInUse);
+    expect(r.heapNextGc).toBeUndefined();
+  });
+
+  it('reports the next GC in used_heap_size terms (old-generation limit plus the young generation in use)', () => {
+    const r = new Sampler({ heapBudget: 128 * MiB, gc: gc({ nextGc: 64 * MiB }) }).sample();
+    expect(r.heapNextGc).toBeGreaterThanOrEqual(64 * MiB);
+    // two V8 calls a few allocations apart: allow a little slack
+    expect(r.heapNextGc! - 64 * MiB).toBeLessThanOrEqual(r.heapInUse - r.oldGenInUse + 256 * 1024);
+  });
+
+  it('judges RSS by the larger of the process RSS and the cgroup working set (not the usage with page cache)', () => {
+    const big = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: cgroup({ limit: 512 * MiB }) }).sample();
+    expect(big.cgroupUsage).toBe(300 * MiB);
+    expect(big.cgroupWorkingSet).toBe(250 * MiB);
+    expect(big.rssSignal).toBe(Math.max(big.rss!, 250 * MiB));
+    expect(big.memoryLimit).toBe(512 * MiB);
+    const small = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: cgroup({ readUsage: () => ({ usage: MiB, workingSet: MiB }) }) }).sample();
+    expect(small.rssSignal).toBe(small.rss);
+  });
+
+  it('never throws: a failing cgroup leaves its fields missing and the rest of the reading intact', () => {
+    const broken = cgroup({
+      readLimit: () => {
+        throw new Error('EIO');
+      },
+      readUsage: () => {
+        throw new Error('ENODEV');
+      },
+    });
+    const r = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: broken }).sample();
+    expect(r.cgroupUsage).toBeUndefined();
+    expect(r.memoryLimit).toBeUndefined();
+    expect(r.heapInUse).toBeGreaterThan(0);
+    expect(r.rssSignal).toBe(r.rss);
+  });
+
+  it('caches the memory limit and re-reads it only every limitRefreshMs', () => {
+    let now = 1_000;
+    const cg = cgroup({ limit: 256 * MiB });
+    const s = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: cg, limitRefreshMs: 30_000, now: () => now });
+    for (let i = 0; i < 50; i++) s.sample();
+    expect(cg.limitReads).toBe(1);
+    now += 30_000;
+    s.sample();
+    expect(cg.limitReads).toBe(2);
+  });
+
+  it('reads PSI only from cgroup v2', () => {
+    const v2 = cgroup({ version: 2, readPressure: () => ({ some10: 12.5, full10: 3 }) } as Partial<CgroupSource>);
+    const r = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: v2 }).sample();
+    expect([r.pressureSome10, r.pressureFull10]).toEqual([12.5, 3]);
+  });
+});
+
+describe('memory limit', () => {
+  it.each([
+    ['a real limit', 512 * MiB, 512 * MiB],
+    ['2^64-1 (libuv: no limit)', 2 ** 64 - 1, undefined],
+    ['v1 unlimited sentinel 9223372036854771712', 9223372036854771712, undefined],
+    ['0 (unknown)', 0, undefined],
+    ['NaN', Number.NaN, undefined],
+    ['missing', undefined, undefined],
+  ])('%s', (_name, input, expected) => {
+    expect(meaningfulLimit(input)).toBe(expected);
+  });
+
+  it('prefers the cgroup limit, falls back to process.constrainedMemory(), and says where each came from', () => {
+    expect(readMemoryLimit(cgroup({ limit: 256 * MiB }), () => 512 * MiB)).toMatchObject({ bytes: 256 * MiB, source: 'cgroup-v1' });
+    expect(readMemoryLimit(cgroup(), () => 512 * MiB)).toMatchObject({ bytes: 512 * MiB, source: 'constrained-memory' });
+    expect(readMemoryLimit(undefined, () => 2 ** 64 - 1)).toEqual({ bytes: undefined, source: 'none' });
+    expect(readMemoryLimit(undefined, undefined)).toEqual({ bytes: undefined, source: 'none' });
+  });
+});
