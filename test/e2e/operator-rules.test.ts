@@ -96,7 +96,7 @@ describe('scaleRuleDurations', () => {
     ['rate(x[5m])', 'rate(x[5s])'],
     ['resets(x[1h])', 'resets(x[60s])'],
     ['last_over_time(x[6h])', 'last_over_time(x[360s])'],
-    ['predict_linear(oomguard_heap_in_use[30m], 3600))', 'predict_linear(oomguard_heap_in_use[30s], 60))'],
+    ['predict_linear(oomguard_heap_signal[30m], 3600))', 'predict_linear(oomguard_heap_signal[30s], 60))'],
     ['deriv(x[90s])', 'deriv(x[1500ms])'],
   ])('%s becomes %s at 1/60', (input, output) => {
     expect(scaleRuleDurations(input, 60)).toBe(output);
