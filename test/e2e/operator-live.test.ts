@@ -97,7 +97,7 @@ describe.skipIf(!prometheus)('live: Prometheus with the repo rules and a leaking
     } else if (process.env.CI) {
       throw new Error('cgroup v1 memory controller not mounted at /sys/fs/cgroup/memory');
     }
-    const nodeArgs = ['--max-old-space-size=64', '--expose-gc', '--require', join(root, 'dist', 'register.js'), join(root, 'test', 'fixtures', 'operator', 'slow-leak.js')];
+    const nodeArgs = ['--max-old-space-size=64', '--require', join(root, 'dist', 'register.js'), join(root, 'test', 'fixtures', 'operator', 'slow-leak.js')];
     // sh puts itself into the cgroup, then execs node: the agent sees the limit from its first tick.
     const child = limited
       ? spawn('/bin/sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" "$@"`, process.execPath, ...nodeArgs], {
