@@ -135,6 +135,10 @@ export class Agent {
   async stop(): Promise<void> {
     this.#watcher.stop();
     this.#gc.stop();
+    if (process.env[PARENT_PID_VAR] === String(process.pid)) {
+      if (this.#parentPid === undefined) delete process.env[PARENT_PID_VAR];
+      else process.env[PARENT_PID_VAR] = this.#parentPid;
+    }
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
     const telemetry = await this.#telemetry;
