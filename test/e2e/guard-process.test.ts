@@ -146,6 +146,29 @@ describe.concurrent('preload forms and one agent per process', () => {
   });
 });
 
+describe('start() without a preload', () => {
+  it('start(options) runs the guard; stop() removes it all: no status, no endpoint, nothing holding the process', async () => {
+    const port = await freePort();
+    const r = await runChild({
+      args: [join(FIX, 'start-stop.js')],
+      env: { PORT: String(port), OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+      timeoutMs: 20_000,
+    });
+    expect(r.code, why(r)).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toEqual({ running: true, afterStop: false, parentPid: null, stillServing: false, handles: [] });
+    expect(r.ms).toBeLessThan(5_000);
+  });
+
+  it('start() with a bad option throws OomguardConfigError naming the option, at call time', async () => {
+    const r = await runChild({
+      args: ['-e', "try { require('oomguard').start({ pollInterval: '5ms' }) } catch (e) { console.log(e.code + ' ' + e.message) }"],
+      timeoutMs: 10_000,
+    });
+    expect(r.stdout).toMatch(/^OOMGUARD_INVALID_CONFIG oomguard: options\.pollInterval="5ms"/);
+  });
+});
+
 describe.concurrent('configuration', () => {
   it('OOMGUARD_ENABLED=false: a script that does nothing exits at once with code 0, and no port is opened', async () => {
     const port = await freePort();
