@@ -4,6 +4,7 @@
 // and prints one JSON line with the peak RSS, then exits.
 'use strict';
 const firstLineMs = performance.now();
+const preloadStart = globalThis.__oomguardBenchPreloadStart;
 const atFirstLine = Object.keys(require.cache);
 const settle = Number(process.env.SETTLE_MS || 1000);
 let last = performance.now();
@@ -20,6 +21,8 @@ setTimeout(() => {
   process.stdout.write(
     `${JSON.stringify({
       firstLineMs,
+      // Time spent in the preloads after bench/apps/mark.cjs (when it was preloaded first).
+      inPreloadMs: preloadStart === undefined ? undefined : firstLineMs - preloadStart,
       modulesAtFirstLine: atFirstLine,
       modulesAfterSettle: Object.keys(require.cache).length,
       guardArmed: Boolean(agent?.running),

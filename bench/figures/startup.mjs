@@ -10,6 +10,7 @@ const VARS = [
   ['none', VARIANTS.none, {}],
   ['oomguard', VARIANTS.oomguard, {}],
   ['oomguardImport', { ...VARIANTS.oomguard, label: 'oomguard via `--import`', args: ['--import', join(ROOT, 'dist', 'register.mjs')] }, {}],
+  ['importEmpty', { ...VARIANTS.none, label: '`--import` of an empty module (ESM loader control)', args: ['--import', join(BENCH, 'apps', 'empty.mjs')] }, {}],
   ['oomguardNoTelemetry', { ...VARIANTS.oomguard, label: 'oomguard, `OTEL_SDK_DISABLED=true` (guard only)' }, { OTEL_SDK_DISABLED: 'true' }],
   ['promClient', VARIANTS.promClient, {}],
   ['otelSdk', VARIANTS.otelSdk, {}],
@@ -34,7 +35,8 @@ export async function startup(ctx) {
     for (let i = 0; i < VARS.length; i++) {
       const [key, v, extra] = VARS[(i + r) % VARS.length];
       const port = v.metrics ? await freePort() : undefined;
-      const out = await run(process.execPath, [...v.args, app], {
+      // mark.cjs first: the app can then tell the time spent in the preloads themselves.
+      const out = await run(process.execPath, ['--require', join(BENCH, 'apps', 'mark.cjs'), ...v.args, app], {
         env: pinnedEnv({ ...v.env, ...metricsEnv(v, port), ...extra, SETTLE_MS: 1000 }),
         timeoutMs: 30_000,
       });
@@ -43,6 +45,14 @@ export async function startup(ctx) {
       res[key].push({ ...JSON.parse(line), wallMs: out.ms });
     }
     ctx.log(`  startup round ${r + 1}/${rounds}`);
+  }
+  // Where the register entry's own time goes, step by step, in fresh processes.
+  const steps = { requireConfig: [], requireApi: [], loadConfig: [], start: [], total: [] };
+  for (let r = 0; r < rounds; r++) {
+    const out = await run(process.execPath, [join(BENCH, 'apps', 'register-breakdown.cjs')], { env: pinnedEnv({ OOMGUARD_METRICS: 'none' }), timeoutMs: 30_000 });
+    const line = out.stdout.trim().split('\n').pop();
+    if (out.code !== 0 || !line) throw new Error(`register breakdown: code=${out.code}\n${out.stderr}`);
+    for (const [k, v] of Object.entries(JSON.parse(line))) steps[k].push(v);
   }
   const col = (k, f) => res[k].map(f);
   const first = (k) => col(k, (x) => x.firstLineMs);
@@ -53,6 +63,7 @@ export async function startup(ctx) {
     v.label,
     fmt(first(k), 1),
     k === 'none' ? '-' : fmt(added(k), 1),
+    fmt(col(k, (x) => x.inPreloadMs), 1),
     fmt(col(k, (x) => x.maxLoopBlockMs), 1),
     fmt(rss(k), 1),
     k === 'none' ? '-' : fmt(addedRss(k), 1),
@@ -67,18 +78,23 @@ export async function startup(ctx) {
   const list = Object.entries(counts)
     .map(([m, n]) => (n > 1 ? `${m} (${n} files)` : m))
     .join(', ');
-  const armed = median(added('oomguard'));
+  // The claim uses the time spent in the preload itself: "added to the first line" also carries
+  // the run-to-run noise of node's own start-up, which on this shared machine is larger than 20 ms.
+  const inPreload = col('oomguard', (x) => x.inPreloadMs);
+  const armed = median(inPreload);
   const totalVsProm = ratios(rss('oomguard'), rss('promClient'));
   const armedMet = armed <= 20;
   const rssMet = median(totalVsProm) < 1;
   const md = [
-    `bench/apps/first-line.cjs under each preload, ${rounds} rounds in rotating order. "First line" is \`performance.now()\` at the app's first statement (ms since node's time origin). "Loop block" is the longest gap between 2 ms interval ticks in the first second after the first line (where late telemetry start-up lands). Peak RSS is \`process.resourceUsage().maxRSS\` after that second, telemetry up. Added figures are per round against the no-agent run of the same round.`,
+    `bench/apps/first-line.cjs under each preload, ${rounds} rounds in rotating order. "First line" is \`performance.now()\` at the app's first statement (ms since node's time origin). "Loop block" is the longest gap between 2 ms interval ticks in the first second after the first line (where late telemetry start-up lands). Peak RSS is \`process.resourceUsage().maxRSS\` after that second, telemetry up. Added figures are per round against the no-agent run of the same round. "In the preload" is the time from a marker preloaded first (bench/apps/mark.cjs, in every variant) to the app's first line: the preload's own cost, without the noise of node's start-up.`,
     '',
-    table(['preload', 'first line ms', 'added ms', 'loop block ms (1st s)', 'peak RSS MiB', 'added MiB', 'modules at first line', 'modules after 1 s', 'guard armed at first line'], rows),
+    table(['preload', 'first line ms', 'added ms', 'in the preload ms', 'loop block ms (1st s)', 'peak RSS MiB', 'added MiB', 'modules at first line', 'modules after 1 s', 'guard armed at first line'], rows),
     '',
     `Modules the \`--require\` register entry has loaded by the app's first line (${mods.length} files): ${list}.`,
     '',
-    `Goal: the guard armed within 20 ms of added start-up. **${armedMet ? 'Met' : 'Not met'}**: ${fmt(added('oomguard'), 1)} ms added before the app's first line (via \`--import\`: ${fmt(added('oomguardImport'), 1)} ms).`,
+    `Goal: the guard armed within 20 ms of added start-up. **${armedMet ? 'Met' : 'Not met'}**: ${fmt(inPreload, 1)} ms spent in the register entry before the app's first line (${fmt(added('oomguard'), 1)} ms added to the first line against the no-agent run of the same round, which also carries node's start-up noise) Via \`--import\`: ${fmt(col('oomguardImport', (x) => x.inPreloadMs), 1)} ms in the preloads, of which the ESM loader alone (\`--import\` of an empty module) takes ${fmt(col('importEmpty', (x) => x.inPreloadMs), 1)} ms.`,
+    '',
+    `Where the register entry's time goes (bench/apps/register-breakdown.cjs, the same steps as dist/register.js, ${rounds} fresh processes, ms): require dist/config.js ${fmt(steps.requireConfig, 1)}; require dist/api.js and what it pulls in (agent, sampler, watcher, gc, cgroup, heap, shutdown) ${fmt(steps.requireApi, 1)}; \`loadConfig(env)\` ${fmt(steps.loadConfig, 2)}; \`startResolved()\` (heap budget, cgroup discovery, GC observer, first reading) ${fmt(steps.start, 1)}; total ${fmt(steps.total, 1)}.`,
     '',
     `Goal: telemetry brought up off the app's critical path. Nothing of the OTel SDK is loaded before the first line (compare the module counts at the first line and after 1 s); it loads on \`setImmediate\` after the main module, which shows as the loop block: ${fmt(col('oomguard', (x) => x.maxLoopBlockMs), 1)} ms with oomguard against ${fmt(col('none', (x) => x.maxLoopBlockMs), 1)} ms without (a request that arrives in that window waits).`,
     '',
@@ -87,7 +103,7 @@ export async function startup(ctx) {
   return {
     md,
     summary: [
-      { figure: '4. start-up: guard armed', result: `+${armed.toFixed(1)} ms to first line`, goal: '<= 20 ms added', met: armedMet },
+      { figure: '4. start-up: guard armed', result: `${armed.toFixed(1)} ms in the register entry (+${median(added('oomguard')).toFixed(1)} ms to first line)`, goal: '<= 20 ms added', met: armedMet },
       { figure: '4. start-up: footprint', result: `+${median(addedRss('oomguard')).toFixed(1)} MiB peak RSS, ${median(totalVsProm).toFixed(2)}x prom-client's total`, goal: "< prom-client's", met: rssMet },
     ],
   };
