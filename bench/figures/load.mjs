@@ -18,8 +18,8 @@ function cannon(port, duration) {
 }
 
 export async function load(ctx) {
-  const rounds = ctx.quick ? 2 : 5;
-  const duration = ctx.quick ? 1 : 5;
+  const rounds = ctx.quick ? 2 : 8;
+  const duration = ctx.quick ? 1 : 3;
   // `none2` is a second no-agent run (A/A control): how far apart two identical runs land is the
   // resolution of this machine at that moment; a difference smaller than that is not a finding.
   const names = ['none', 'oomguard', 'oomguard10', 'promClient', 'otelSdk', 'none2'];
