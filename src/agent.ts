@@ -13,7 +13,7 @@ import { Sampler, type CgroupSource } from './sampler';
 import { Watcher } from './watcher';
 import { Shutdown } from './shutdown';
 import { heapBudget } from './heap';
-import { GcTracker } from './gc';
+import { GcTracker, majorGcTrigger, readSpaces } from './gc';
 import { openCgroup } from './cgroup';
 import type { TelemetryHandle } from './telemetry';
 
@@ -35,6 +35,9 @@ export interface AgentDeps {
   listeners: Set<PressureListener>;
 }
 
+/** Shortest time between two major GCs the guard runs itself (see `#confirmHeap`). */
+const FORCED_GC_GAP_MS = 1000;
+
 /** Set by a guarded process for its children (see `Agent.start()`). */
 export const PARENT_PID_VAR = 'OOMGUARD_PARENT_PID';
 
@@ -55,6 +58,8 @@ export class Agent {
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
+  #forceGc: (() => void) | null | undefined;
+  #lastForcedGc = -Infinity;
   /** The guarded parent's pid, when this process was started by one (see `start()`). */
   readonly #parentPid: string | undefined;
 
@@ -91,7 +96,28 @@ export class Agent {
       },
       onDecision: (decision, reading, evaluation) => this.#onDecision(decision, reading, evaluation),
       onError: (err) => this.#deps.log(`oomguard: check failed: ${String(err)}`),
+      confirmHeap: () => this.#confirmHeap(),
     });
+  }
+
+  /**
+   * The heap crossed its line between two major GCs: run one now so the decision is taken on
+   * what is alive, not on garbage and not a whole GC cycle late. At most once a second; the
+   * pause is what V8 would pay at its next major GC anyway, which is near.
+   */
+  #confirmHeap(): boolean {
+    const now = Date.now();
+    if (now - this.#lastForcedGc < FORCED_GC_GAP_MS) return false;
+    if (this.#forceGc === undefined) this.#forceGc = majorGcTrigger() ?? null;
+    if (!this.#forceGc) return false;
+    this.#lastForcedGc = now;
+    try {
+      this.#forceGc();
+    } catch {
+      return false;
+    }
+    this.#gc.recordMajor(readSpaces());
+    return true;
   }
 
   /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */

@@ -36,6 +36,9 @@ export interface GcRecord {
   major: boolean;
 }
 
+/** Window of `GcSummary.burstMajors`. */
+export const GC_BURST_MS = 500;
+
 /** Capacity of the ring buffer; at the fastest observed pace (~100 GCs/s) it holds > 2 s. */
 const RING = 1024;
 
@@ -145,7 +148,9 @@ export class GcTracker {
   /** What the observer knows at `now`; cheap (walks the ring buffer back to the window start). */
   summary(now: number = this.#now()): GcSummary {
     const from = now - this.#windowMs;
+    const burstFrom = now - GC_BURST_MS;
     let recentMajors = 0;
+    let burstMajors = 0;
     let gcMs = 0;
     for (let i = 0, slot = this.#head; i < this.#count; i++) {
       slot = (slot - 1 + RING) % RING;
@@ -154,13 +159,17 @@ export class GcTracker {
       const duration = this.#durations[slot] ?? 0;
       // Only the part of the pause inside the window counts.
       gcMs += Math.min(duration, end - from);
-      if (this.#majors[slot] === 1) recentMajors++;
+      if (this.#majors[slot] === 1) {
+        recentMajors++;
+        if (end > burstFrom) burstMajors++;
+      }
     }
     const out: GcSummary = {
       majorCount: this.#majorCount,
       recentMajors,
       recentGcShare: this.#windowMs > 0 ? Math.min(1, gcMs / this.#windowMs) : 0,
       recentWindowMs: this.#windowMs,
+      burstMajors,
     };
     if (this.#lastMajorAt !== undefined) out.lastMajorAt = this.#lastMajorAt;
     if (this.#oldGenLive !== undefined) out.oldGenLive = this.#oldGenLive;
@@ -169,7 +178,35 @@ export class GcTracker {
   }
 }
 
-function readSpaces(): GenerationSizes | undefined {
+/**
+ * A function that runs a full, synchronous major GC, or undefined where none can be had.
+ *
+ * The guard needs one when the old generation in use reaches the heap line between two of V8's
+ * own major GCs: only a major GC tells a leak from garbage, and V8's next one may come only
+ * once the heap is far past the line. `globalThis.gc` is used when the app runs with
+ * `--expose-gc`; otherwise the flag is set for the time it takes to create one new context and
+ * take `gc` from it, then unset, so neither the app's global nor its later contexts get `gc`.
+ * (Setting V8 flags at run time is documented as use-with-care; `--expose-gc` only decides which
+ * new contexts get the function: https://nodejs.org/api/v8.html#v8setflagsfromstringflags.)
+ */
+export function majorGcTrigger(): (() => void) | undefined {
+  const existing = (globalThis as { gc?: unknown }).gc;
+  if (typeof existing === 'function') return () => void (existing as () => unknown)();
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      const gc: unknown = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc');
+      return typeof gc === 'function' ? () => void (gc as () => unknown)() : undefined;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** The heap's generation sizes now (after a GC the guard ran itself). */
+export function readSpaces(): GenerationSizes | undefined {
   try {
     return generationSizes(v8.getHeapSpaceStatistics());
   } catch {

@@ -40,6 +40,13 @@ export interface PolicyTuning {
    * once rather than let V8 abort or the kernel kill while hooks or a flush are still running.
    */
   readonly emergencyFraction: number;
+  /**
+   * V8's own line: it counts a mark-compact as ineffective only while the old generation is at
+   * or above this share of its maximum (kHighHeapPercentage in v8/src/heap/heap.cc).
+   */
+  readonly v8HighHeapShare: number;
+  /** During a shutdown above V8's line, this many major GCs within 500 ms is V8's run-up to its abort. */
+  readonly burstMajors: number;
 }
 
 export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
@@ -56,6 +63,11 @@ export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
   // Halfway from the line to the wall: with the defaults 90% of the heap budget (V8 aborted at
   // 92-99.8% in every measured run) and 95% of the memory limit.
   emergencyFraction: 0.5,
+  v8HighHeapShare: 0.8,
+  // Measured (Node 20/24, 128-512 MiB, an app draining after the guard fired at 80-86%): V8
+  // finalised incremental marking every 7-9 ms and aborted on the 4th ineffective mark-compact
+  // in a row, ~100 ms after the first. Two in 500 ms is the earliest sure sign.
+  burstMajors: 2,
 });
 
 /** What the policy remembers between readings. Immutable: each evaluation returns a new one. */
@@ -79,6 +91,11 @@ export interface Evaluation {
   readonly thresholds: ResolvedThresholds;
   /** Highest `signal / shutdown threshold`; 0 when no shutdown threshold applies. */
   readonly pressure: number;
+  /**
+   * The old generation in use has reached the heap shutdown line, but the last major GC is too
+   * old to say whether it is garbage: a fresh major GC would decide (see `Watcher`).
+   */
+  readonly confirmHeap: boolean;
 }
 
 /** A threshold in bytes for this reading, or undefined when it is off or cannot apply. */
@@ -141,14 +158,16 @@ export function evaluate(
   if (previous.state === 'shutdown') {
     const emergency = previous.emergency ? undefined : emergencyDecision(reading, thresholds, tuning);
     return emergency
-      ? { state: { ...previous, emergency: true }, decisions: [emergency], thresholds, pressure }
-      : { state: previous, decisions: [], thresholds, pressure };
+      ? { state: { ...previous, emergency: true }, decisions: [emergency], thresholds, pressure, confirmHeap: false }
+      : { state: previous, decisions: [], thresholds, pressure, confirmHeap: false };
   }
 
   const shutdown = shutdownDecision(reading, thresholds, tuning);
   if (shutdown) {
-    return { state: { state: 'shutdown', warned: previous.warned }, decisions: [shutdown], thresholds, pressure };
+    return { state: { state: 'shutdown', warned: previous.warned }, decisions: [shutdown], thresholds, pressure, confirmHeap: false };
   }
+  const line = thresholds.heap.shutdown;
+  const confirmHeap = line !== undefined && reading.oldGenInUse >= line && reading.heapSignal < line;
 
   const decisions: Decision[] = [];
   const warned = { ...previous.warned };
@@ -172,7 +191,7 @@ export function evaluate(
     state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss
       ? previous
       : { state, warned };
-  return { state: next, decisions, thresholds, pressure };
+  return { state: next, decisions, thresholds, pressure, confirmHeap };
 }
 
 function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, tuning: PolicyTuning): Decision | undefined {
@@ -211,6 +230,11 @@ function emergencyDecision(reading: Reading, thresholds: ResolvedThresholds, tun
   }
   const line = thresholds.heap.shutdown;
   const gc = reading.gc;
+  const v8Line = reading.heapBudget * tuning.v8HighHeapShare;
+  // Above V8's line with mark-compacts back to back, V8 is counting towards its abort.
+  if (reading.heapSignal >= v8Line && gc.burstMajors >= tuning.burstMajors) {
+    return { action: 'emergency', signal: 'heap', value: reading.heapSignal, threshold: Math.floor(v8Line), reason: 'gc-thrash-emergency' };
+  }
   if (
     line !== undefined &&
     reading.heapSignal >= line &&

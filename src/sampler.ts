@@ -74,14 +74,17 @@ export class Sampler {
     const spaces = safe(() => v8.getHeapSpaceStatistics());
     const heapInUse = heap?.used_heap_size ?? 0;
     // Old generation = every space but the young ones and the read-only/shared ones V8 does not
-    // count against the old-generation limit (heap.ts explains the split).
+    // count against the old-generation limit (heap.ts explains the split), PLUS the young
+    // large-object space: V8 allocates big objects (a 1 MB string, a large array) there and
+    // promotes the survivors whole at the next GC, so they are old generation in waiting. Left
+    // out, a leak of big objects shows no growth for 100+ ms and then a 15 MB step.
     let youngInUse = 0;
     let oldGenInUse = 0;
     if (spaces) {
       for (const s of spaces) {
         const gen = spaceGeneration(s.space_name);
-        if (gen === 'young') youngInUse += s.space_used_size;
-        else if (gen === 'old') oldGenInUse += s.space_used_size;
+        if (s.space_name === 'new_large_object_space' || gen === 'old') oldGenInUse += s.space_used_size;
+        else if (gen === 'young') youngInUse += s.space_used_size;
       }
     } else {
       oldGenInUse = heapInUse;

@@ -34,6 +34,12 @@ export interface GcSummary {
   recentGcShare: number;
   /** Width of the recent window in milliseconds. */
   recentWindowMs: number;
+  /**
+   * Major GCs that ended within the last `GC_BURST_MS` (500 ms). Near its limit V8 can run
+   * mark-compacts back to back (incremental marking finalised every few ms); it aborts after four
+   * such ineffective ones in a row, so a burst is the sign to act now, not at the next poll.
+   */
+  burstMajors: number;
 }
 
 /**
@@ -54,7 +60,7 @@ export interface Reading {
   heapLimit: number;
   /** The old-generation budget: the old-generation size at which V8 really aborts. */
   heapBudget: number;
-  /** Old-generation bytes in use now (every space but the young generation's). */
+  /** Old-generation bytes in use now (every space but the young ones), large objects still in the young large-object space included (they are promoted whole). */
   oldGenInUse: number;
   /**
    * What the heap thresholds are compared with: old-generation bytes in use, judged in the light

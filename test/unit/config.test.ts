@@ -33,14 +33,14 @@ function warnings(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[]
 }
 
 describe('defaults', () => {
-  it('resolves an empty environment to DEFAULTS, the values DESIGN.md documents', () => {
+  it('resolves an empty environment to DEFAULTS: the DESIGN.md values, but a 75% heap threshold (README: why not 80%)', () => {
     const result = loadConfig({});
     expect(result).toMatchObject({ ok: true, warnings: [] });
     expect(config({})).toEqual(DEFAULTS);
     expect(DEFAULTS).toEqual({
       enabled: true,
       strict: false,
-      heapThreshold: { kind: 'percent', percent: 80 },
+      heapThreshold: { kind: 'percent', percent: 75 },
       heapWarn: { kind: 'percent', percent: 70 },
       rssThreshold: { kind: 'percent', percent: 90 },
       rssWarn: { kind: 'percent', percent: 80 },
@@ -179,7 +179,7 @@ describe('bad environment values', () => {
 
   it.each<[NodeJS.ProcessEnv, string, string, string]>([
     [{ OOMGUARD_HEAP_THRESHOLD: '80%', OOMGUARD_HEAP_WARN: '80%' }, 'OOMGUARD_HEAP_WARN', '80%', 'OOMGUARD_HEAP_THRESHOLD=80%'],
-    [{ OOMGUARD_HEAP_WARN: '85%' }, 'OOMGUARD_HEAP_WARN', '85%', 'OOMGUARD_HEAP_THRESHOLD=80%'],
+    [{ OOMGUARD_HEAP_WARN: '85%' }, 'OOMGUARD_HEAP_WARN', '85%', 'OOMGUARD_HEAP_THRESHOLD=75%'],
     [{ OOMGUARD_HEAP_THRESHOLD: '1GiB', OOMGUARD_HEAP_WARN: '2GiB' }, 'OOMGUARD_HEAP_WARN', '2GiB', 'OOMGUARD_HEAP_THRESHOLD=1GiB'],
     [{ OOMGUARD_RSS_THRESHOLD: '1GB', OOMGUARD_RSS_WARN: '1000MB' }, 'OOMGUARD_RSS_WARN', '1000MB', 'OOMGUARD_RSS_THRESHOLD=1GB'],
     [{ OOMGUARD_RSS_WARN: '95%' }, 'OOMGUARD_RSS_WARN', '95%', 'OOMGUARD_RSS_THRESHOLD=90%'],

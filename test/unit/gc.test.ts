@@ -9,7 +9,7 @@ function tracker(windowMs = 1000): GcTracker {
 
 describe('GcTracker summary', () => {
   it('is empty before any GC', () => {
-    expect(tracker().summary(5000)).toEqual({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 1000 });
+    expect(tracker().summary(5000)).toEqual({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 1000, burstMajors: 0 });
   });
 
   it.each([

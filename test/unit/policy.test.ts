@@ -28,7 +28,7 @@ function reading(over: Partial<Reading> = {}): Reading {
     heapSignal: 10 * MiB,
     rss: 50 * MiB,
     rssSignal: 50 * MiB,
-    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 5000 },
+    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 5000, burstMajors: 0 },
     ...over,
   };
 }
@@ -105,7 +105,7 @@ describe('evaluate', () => {
   });
 
   it('GC thrash past the line during a shutdown is an emergency', () => {
-    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000 };
+    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0 };
     expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
   });
 
@@ -139,7 +139,7 @@ describe('evaluate', () => {
   });
 
   it('shuts down on GC thrash near the line before the line itself is reached', () => {
-    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, oldGenLive: budget * 0.72 };
+    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0, oldGenLive: budget * 0.72 };
     const { actions } = run([heapAt(0.72, { gc: thrash })]);
     expect(actions).toEqual(['shutdown:heap:gc-thrash']);
   });
@@ -149,7 +149,7 @@ describe('evaluate', () => {
     ['GC share too low', { recentMajors: 6, recentGcShare: 0.3 }, 0.75],
     ['heap too far from the line', { recentMajors: 6, recentGcShare: 0.9 }, 0.5],
   ])('does not call it GC thrash with %s', (_name, gc, fraction) => {
-    const r = heapAt(fraction, { gc: { majorCount: 10, recentWindowMs: 5000, ...gc } });
+    const r = heapAt(fraction, { gc: { majorCount: 10, recentWindowMs: 5000, burstMajors: 0, ...gc } });
     expect(run([r]).actions.filter((a) => a.startsWith('shutdown'))).toEqual([]);
   });
 

@@ -50,7 +50,7 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   rss: 60_000_009,
   memoryLimit: 500_000_010,
   rssSignal: 61_000_011,
-  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000 },
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, burstMajors: 0 },
   ...over,
 });
 

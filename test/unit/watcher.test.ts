@@ -16,7 +16,7 @@ function reading(heapFraction: number): Reading {
     heapBudget: budget,
     oldGenInUse: heapFraction * budget,
     heapSignal: heapFraction * budget,
-    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000 },
+    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
   };
 }
 
