@@ -109,6 +109,24 @@ describe('evaluate', () => {
     expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
   });
 
+  it('asks for a confirming major GC when the old generation in use reaches the line but the last GC says less', () => {
+    const stale = reading({ oldGenInUse: budget * 0.81, heapSignal: budget * 0.6 });
+    const e = evaluate(stale, INITIAL_POLICY_STATE, DEFAULTS);
+    expect(e.confirmHeap).toBe(true);
+    expect(e.decisions).toEqual([]);
+    expect(evaluate(heapAt(0.81), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false); // already decided: shutdown
+    expect(evaluate(heapAt(0.5), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false);
+  });
+
+  it('during a shutdown above V8 80% line, two major GCs within 500 ms are an emergency', () => {
+    const burst = { majorCount: 9, recentMajors: 2, recentGcShare: 0.05, recentWindowMs: 10_000, burstMajors: 2 };
+    const calm = { ...burst, burstMajors: 1 };
+    expect(run([heapAt(0.81), heapAt(0.81, { gc: calm })]).actions).toEqual(['shutdown:heap:heap-threshold']);
+    expect(run([heapAt(0.81), heapAt(0.81, { gc: burst })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+    // below V8's line a burst is V8 doing its job: no emergency
+    expect(run([heapAt(0.8), heapAt(0.79, { gc: burst })]).actions).toEqual(['shutdown:heap:heap-threshold']);
+  });
+
   it('judges the heap by its signal (what survives GC), not by used_heap_size with garbage', () => {
     // 95% of the budget in use, but the last major GC left only 30% alive: garbage, not a leak.
     const r = reading({ heapInUse: budget * 0.95, oldGenInUse: budget * 0.95, heapSignal: budget * 0.3 });
