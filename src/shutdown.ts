@@ -29,6 +29,8 @@ export interface ShutdownDeps {
   forceExitCode(code: number): void;
   kill(signal: NodeJS.Signals): void;
   listenerCount(signal: NodeJS.Signals): number;
+  /** Run `fn` once, after the listeners already registered for `signal`. */
+  afterSignal(signal: NodeJS.Signals, fn: () => void): void;
   log(line: string): void;
   setTimer(fn: () => void, ms: number): { unref(): void; ref(): void };
   clearTimer(timer: unknown): void;
@@ -154,9 +156,11 @@ export class Shutdown {
     const action = options.action === 'auto' ? (deps.listenerCount('SIGTERM') > 0 ? 'signal' : 'exit') : options.action;
     if (action === 'signal' && deps.listenerCount('SIGTERM') > 0) {
       // The app's own shutdown path runs next. If it ends the process (process.exit or an
-      // empty event loop), the forced exit code applies; if it hangs, the deadline does. The
-      // timer no longer needs to hold the loop open: the app decides how long it stays up.
-      timer.unref();
+      // empty event loop), the forced exit code applies; if it hangs, the deadline does. Once
+      // the app's listeners have run, the timer no longer holds the loop open: the app decides
+      // how long it stays up. Not before: a signal does not keep the loop alive, and with
+      // nothing else pending the process would exit before the app's handler ever ran.
+      deps.afterSignal('SIGTERM', () => timer.unref());
       deps.kill('SIGTERM');
     } else {
       if (action === 'signal') deps.log('oomguard: OOMGUARD_ACTION=signal but the app has no SIGTERM listener; exiting');
@@ -213,12 +217,19 @@ export function processDeps(log: (line: string) => void): ShutdownDeps {
         process.on('exit', () => {
           process.exitCode = forced;
         });
+        // And so that the app's own 'exit' listeners (logs, metrics) see the code the process
+        // really ends with, a process.exit() from the app during the shutdown passes ours.
+        const exit = process.exit;
+        process.exit = function exitWithForcedCode() {
+          return exit.call(process, forced);
+        } as typeof process.exit;
       }
       forced = code;
       process.exitCode = code;
     },
     kill: (signal) => process.kill(process.pid, signal),
     listenerCount: (signal) => process.listenerCount(signal),
+    afterSignal: (signal, fn) => void process.once(signal, fn),
     log,
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),

@@ -55,6 +55,17 @@ describe.concurrent('exit code 2 whatever the app does', () => {
     },
   );
 
+  it("auto: the app's asynchronous SIGTERM path runs to its end even when our hook emptied the event loop, and its exit listener sees 2", async () => {
+    const r = await runChild({
+      args: ['--max-old-space-size=96', '--require', 'oomguard/register', join(FIX, 'sigterm-app.js')],
+      env: { OOMGUARD_METRICS: 'none' },
+      timeoutMs: 60_000,
+    });
+    expect(r.code, why(r)).toBe(2);
+    expect(r.stderr).toMatch(/app: SIGTERM: flushing\n(.|\n)*app: flushed/);
+    expect(r.stderr).toMatch(/app: exit listener sees code 2/);
+  });
+
   it('OOMGUARD_ACTION=exit: the app SIGTERM handler is not called', async () => {
     const r = await runChild({
       args: ['--max-old-space-size=96', '--require', 'oomguard/register', LEAK],

@@ -18,6 +18,7 @@ function fakeDeps(sigtermListeners = 0) {
     forceExitCode: (code) => calls.push(`force:${code}`),
     kill: (signal) => calls.push(`kill:${signal}`),
     listenerCount: () => sigtermListeners,
+    afterSignal: (signal) => calls.push(`after:${signal}`),
     log: (line) => lines.push(line),
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
@@ -119,7 +120,7 @@ describe('Shutdown', () => {
   });
 
   it.each([
-    ['auto with a SIGTERM listener sends SIGTERM and leaves the exit to the app (code forced)', 'auto', 1, 'kill:SIGTERM'],
+    ['auto with a SIGTERM listener sends SIGTERM (after arranging to let go once the app handled it) and leaves the exit to the app', 'auto', 1, 'kill:SIGTERM'],
     ['auto without a SIGTERM listener exits', 'auto', 0, 'exit:2'],
     ['signal with a listener sends SIGTERM', 'signal', 1, 'kill:SIGTERM'],
     ['signal without any listener exits rather than die of SIGTERM', 'signal', 0, 'exit:2'],
