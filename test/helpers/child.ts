@@ -38,20 +38,25 @@ export interface RunOptions {
   /** Wrap the command, e.g. to start it inside a cgroup: returns [command, ...args]. */
   wrap?: (argv: string[]) => string[];
   onSpawn?: (child: ChildProcess) => void;
+  /**
+   * No stdio at all (stdout and stderr come back empty). Pipes to the parent can keep a child's
+   * event loop alive that would otherwise have drained: some behaviour shows only without them.
+   */
+  noStdio?: boolean;
 }
 
 /** Run a child to completion and collect what it printed. */
 export async function runChild(opts: RunOptions): Promise<ChildResult> {
   const argv = [opts.node ?? process.execPath, ...opts.args];
   const [cmd, ...rest] = opts.wrap ? opts.wrap(argv) : argv;
-  const spawnOpts: SpawnOptions = { cwd: opts.cwd ?? ROOT, env: pinnedEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] };
+  const spawnOpts: SpawnOptions = { cwd: opts.cwd ?? ROOT, env: pinnedEnv(opts.env), stdio: opts.noStdio ? 'ignore' : ['ignore', 'pipe', 'pipe'] };
   const t0 = Date.now();
   const child = spawn(cmd!, rest, spawnOpts);
   opts.onSpawn?.(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
