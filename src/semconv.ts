@@ -78,6 +78,20 @@ export const SECONDS_BUCKETS: readonly number[] = [
 /**
  * Host-metrics groups the agent enables. `system.network` is left out on purpose: on Linux the
  * systeminformation library behind it runs `execSync` to find the default interface, which
- * would block the app's event loop on a scrape.
+ * would block the app's event loop on a scrape. `system.cpu` too: it is one series per core and
+ * state (80 on a 10-core host, growing with the machine), machine-wide rather than about this
+ * process, and the host's own exporter already has it; it was a fifth of every scrape.
  */
-export const HOST_METRIC_GROUPS: readonly string[] = ['system.cpu', 'system.memory', 'process.cpu', 'process.memory'];
+export const HOST_METRIC_GROUPS: readonly string[] = ['system.memory', 'process.cpu', 'process.memory'];
+
+/**
+ * Runtime instruments the agent drops (an SDK view with the DROP aggregation): per heap space,
+ * `v8js.memory.heap.used` already says what fills the heap; the size, physical and available
+ * variants tripled the series (9 spaces each) for little more, and made scrapes slower and bigger
+ * than prom-client's default metrics. `v8js.memory.heap.used` stays.
+ */
+export const DROPPED_INSTRUMENTS: readonly string[] = [
+  'v8js.memory.heap.space.available_size',
+  'v8js.memory.heap.space.physical_size',
+  'v8js.memory.heap.space.size',
+];

@@ -153,6 +153,10 @@ async function start(
     resource,
     readers,
     views: [
+      ...sc.DROPPED_INSTRUMENTS.map((instrumentName) => ({
+        instrumentName,
+        aggregation: { type: metricsSdk.AggregationType.DROP },
+      })),
       {
         instrumentType: metricsSdk.InstrumentType.HISTOGRAM,
         instrumentUnit: 's',
