@@ -7,7 +7,8 @@
  */
 import * as v8 from 'node:v8';
 import { writeSync } from 'node:fs';
-import type { Config, Decision, GuardState, PressureEvent, Reading, ResolvedThresholds } from './types';
+import type { Config, Decision, GuardState, PressureEvent, Reading, ResolvedThresholds, ThresholdSpec } from './types';
+import { formatBytes } from './units';
 import type { Evaluation } from './policy';
 import { Sampler, type CgroupSource } from './sampler';
 import { Watcher } from './watcher';
@@ -139,6 +140,7 @@ export class Agent {
     // same metrics port. This variable, inherited by them, tells their telemetry that the port
     // being taken is expected there, not an error.
     process.env[PARENT_PID_VAR] = String(process.pid);
+    this.#warnUnreachable();
     this.#gc.start();
     this.#watcher.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -146,6 +148,25 @@ export class Agent {
     // after the app's own start-up code has run, never before the guard is armed.
     this.#telemetryTimer = setImmediate(() => this.#ensureTelemetry());
     this.#telemetryTimer.unref();
+  }
+
+  /**
+   * A size threshold at or above the wall it guards (the heap budget, the memory limit) can never
+   * fire: V8 or the kernel ends the process first. Valid configuration, so not an error, but the
+   * operator must hear about it.
+   */
+  #warnUnreachable(): void {
+    const limit = this.#sampler.memoryLimit().bytes;
+    const check = (spec: ThresholdSpec, variable: string, wall: number | undefined, what: string): void => {
+      if (spec.kind === 'bytes' && wall !== undefined && spec.bytes >= wall) {
+        this.#deps.log(
+          `oomguard: warning: ${variable}=${formatBytes(spec.bytes)} is at or above the ${what} (${formatBytes(wall)}): ` +
+            'that line can never be reached; use a percent or a smaller size',
+        );
+      }
+    };
+    check(this.config.heapThreshold, 'OOMGUARD_HEAP_THRESHOLD', this.heapBudget.bytes, 'heap budget');
+    check(this.config.rssThreshold, 'OOMGUARD_RSS_THRESHOLD', limit, 'memory limit');
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */

@@ -268,7 +268,8 @@ export function nextGcEstimate(input: NextGcInput): number {
   const L = Math.max(0, input.oldGenLive);
   const grown = Math.max(L * input.factor, L + MIN_GROWING_STEP) + Math.max(0, input.newSpaceCapacity);
   const halfway = (L + input.maxOldSize) / 2;
-  return Math.min(grown, halfway);
+  // Whole bytes: it is reported as a byte gauge.
+  return Math.floor(Math.min(grown, halfway));
 }
 
 /**

@@ -218,6 +218,14 @@ export function parseThreshold(input: string | number | boolean): ParseResult<Th
       return percent.ok ? { ok: true, value: { kind: 'percent', percent: percent.value } } : fail(percent.message, expected);
     }
   }
+  // A bare fraction or a number up to 100 was most likely meant as a percent (`0.8`, `80`).
+  const text = typeof input === 'string' ? input.trim() : '';
+  const asNumber = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  const meant = asNumber > 0 && asNumber < 1 ? asNumber * 100 : asNumber >= 1 && asNumber <= 100 ? asNumber : undefined;
+  if (meant !== undefined) {
+    const pct = `${Number(meant.toFixed(4))}%`;
+    return fail(`a bare number is bytes, and ${text} bytes cannot be meant: did you mean ${pct}?`, expected);
+  }
   const size = parseSize(input);
   if (!size.ok) return fail(size.message, expected);
   if (size.value < MIN_THRESHOLD_BYTES) {

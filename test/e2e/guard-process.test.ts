@@ -231,6 +231,17 @@ describe.concurrent('configuration', () => {
     expect(lines[0]).toMatch(/OOMGUARD_POLL_INTERVAL="fast".*expected .*250ms.*the guard is off; the app runs/);
   });
 
+  it('a size threshold above the heap budget is valid but can never fire: one warning line, the guard runs', async () => {
+    const r = await runChild({
+      args: ['--max-old-space-size=256', '--require', 'oomguard/register', join(FIX, 'noop.js')],
+      env: { OOMGUARD_HEAP_THRESHOLD: '1.5GiB', OOMGUARD_METRICS: 'none' },
+      timeoutMs: 10_000,
+    });
+    expect(r.code, why(r)).toBe(0);
+    expect(r.stderr).toMatch(/^oomguard: warning: OOMGUARD_HEAP_THRESHOLD=1\.5GiB is at or above the heap budget \(256MiB\)/m);
+    expect(r.stderr).toMatch(/app: ran/);
+  });
+
   it('OOMGUARD_STRICT=true with a bad value: exit 78 before the app starts', async () => {
     const r = await runChild({
       args: ['--require', 'oomguard/register', join(FIX, 'noop.js')],
