@@ -47,6 +47,12 @@ export interface PolicyTuning {
   readonly v8HighHeapShare: number;
   /** During a shutdown above V8's line, this many major GCs within 500 ms is V8's run-up to its abort. */
   readonly burstMajors: number;
+  /**
+   * The guard runs a confirming major GC (and times its checks by the heap's growth) only once
+   * the last major GC left at least this share of the heap line alive: a healthy heap full of
+   * young garbage is not collected for it.
+   */
+  readonly confirmFrom: number;
 }
 
 export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
@@ -68,6 +74,7 @@ export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
   // finalised incremental marking every 7-9 ms and aborted on the 4th ineffective mark-compact
   // in a row, ~100 ms after the first. Two in 500 ms is the earliest sure sign.
   burstMajors: 2,
+  confirmFrom: 0.85,
 });
 
 /** What the policy remembers between readings. Immutable: each evaluation returns a new one. */
@@ -167,7 +174,11 @@ export function evaluate(
     return { state: { state: 'shutdown', warned: previous.warned }, decisions: [shutdown], thresholds, pressure, confirmHeap: false };
   }
   const line = thresholds.heap.shutdown;
-  const confirmHeap = line !== undefined && reading.oldGenInUse >= line && reading.heapSignal < line;
+  // Everything on the heap counts here, young objects too: a leak of small objects reaches the
+  // old generation in steps of a whole semi-space at each scavenge (16 MiB and more), which a
+  // poll cannot split; the major GC sorts out what is alive.
+  const confirmHeap =
+    line !== undefined && reading.heapInUse >= line && reading.heapSignal < line && nearLine(reading, line, tuning);
 
   const decisions: Decision[] = [];
   const warned = { ...previous.warned };
@@ -255,4 +266,13 @@ export function pressureOf(reading: Reading, thresholds: ResolvedThresholds): nu
     if (value !== undefined && line !== undefined && line > 0) max = Math.max(max, value / line);
   }
   return max;
+}
+
+/**
+ * Whether the heap is near enough to its line for the guard to spend GC time confirming a
+ * crossing: no major GC yet, or the last one left at least `confirmFrom` of the line alive.
+ */
+export function nearLine(reading: Reading, line: number, tuning: PolicyTuning = POLICY_DEFAULTS): boolean {
+  const live = reading.gc.oldGenLive;
+  return live === undefined || live >= line * tuning.confirmFrom;
 }

@@ -8,7 +8,7 @@
  * can go from 80% to V8's abort in less than one poll interval.
  */
 import type { Decision, Reading } from './types';
-import { evaluate, INITIAL_POLICY_STATE, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
+import { evaluate, INITIAL_POLICY_STATE, nearLine, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
 
 /** Shortest time between two checks, whatever asks for them (DESIGN.md: floor 10ms). */
 export const MIN_CHECK_GAP_MS = 10;
@@ -229,7 +229,11 @@ export class Watcher {
       const ms = Math.max(0, line - now) / rate;
       if (eta === undefined || ms < eta) eta = ms;
     };
-    consider(latest.reading.oldGenInUse, base.oldGenInUse, t.heap.shutdown);
+    // The heap as a whole (young objects are the old generation of the next scavenge), once the
+    // last major GC says it is near its line; before that, its growth is mostly garbage.
+    if (t.heap.shutdown !== undefined && nearLine(latest.reading, t.heap.shutdown)) {
+      consider(latest.reading.heapInUse, base.heapInUse, t.heap.shutdown);
+    }
     consider(latest.reading.rssSignal, base.rssSignal, t.rss.shutdown);
     return eta;
   }

@@ -86,6 +86,6 @@ describe('installed from a packed tarball', () => {
     const out = execFileSync('npx', ['--no-install', 'oomguard', 'doctor'], { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
     expect(out).toMatch(/heap budget/);
     expect(out).toMatch(/memory limit/);
-    expect(out).toMatch(/heap threshold\s+80%/);
+    expect(out).toMatch(/heap threshold\s+75%/);
   });
 });

@@ -109,11 +109,15 @@ describe('evaluate', () => {
     expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
   });
 
-  it('asks for a confirming major GC when the old generation in use reaches the line but the last GC says less', () => {
-    const stale = reading({ oldGenInUse: budget * 0.81, heapSignal: budget * 0.6 });
+  it('asks for a confirming major GC when the heap reaches the line between major GCs, once the last one left it near', () => {
+    const gc = (live: number) => ({ majorCount: 3, recentMajors: 1, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0, oldGenLive: budget * live });
+    const stale = reading({ heapInUse: budget * 0.81, oldGenInUse: budget * 0.72, heapSignal: budget * 0.72, gc: gc(0.72) });
     const e = evaluate(stale, INITIAL_POLICY_STATE, DEFAULTS);
     expect(e.confirmHeap).toBe(true);
-    expect(e.decisions).toEqual([]);
+    expect(e.decisions.map((d) => d.action)).toEqual(['warn']);
+    // A healthy heap full of young garbage (the last major GC left 30%) is not collected for it.
+    const healthy = reading({ heapInUse: budget * 0.81, oldGenInUse: budget * 0.3, heapSignal: budget * 0.3, gc: gc(0.3) });
+    expect(evaluate(healthy, INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false);
     expect(evaluate(heapAt(0.81), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false); // already decided: shutdown
     expect(evaluate(heapAt(0.5), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false);
   });
