@@ -270,9 +270,11 @@ export function pressureOf(reading: Reading, thresholds: ResolvedThresholds): nu
 
 /**
  * Whether the heap is near enough to its line for the guard to spend GC time confirming a
- * crossing: no major GC yet, or the last one left at least `confirmFrom` of the line alive.
+ * crossing: no major GC yet, the last one left at least `confirmFrom` of the line alive, or the
+ * old generation alone is past the line.
  */
 export function nearLine(reading: Reading, line: number, tuning: PolicyTuning = POLICY_DEFAULTS): boolean {
   const live = reading.gc.oldGenLive;
-  return live === undefined || live >= line * tuning.confirmFrom;
+  // The old generation itself past the line: promoted bytes, V8's own major GC is near anyway.
+  return live === undefined || live >= line * tuning.confirmFrom || reading.oldGenInUse >= line;
 }

@@ -41,7 +41,7 @@ export interface WatcherOptions {
    * much of it is alive: run one now (returns false when it did not), and the check is taken
    * again on fresh numbers.
    */
-  confirmHeap?: () => boolean;
+  confirmHeap?: (reading: Reading) => boolean;
   now?: () => number;
 }
 
@@ -127,7 +127,7 @@ export class Watcher {
     try {
       reading = this.#opts.sample();
       evaluation = evaluate(reading, this.#state, this.#opts.config);
-      if (evaluation.confirmHeap && this.#opts.confirmHeap?.()) {
+      if (evaluation.confirmHeap && this.#opts.confirmHeap?.(reading)) {
         reading = this.#opts.sample();
         evaluation = evaluate(reading, this.#state, this.#opts.config);
       }
@@ -229,8 +229,9 @@ export class Watcher {
       const ms = Math.max(0, line - now) / rate;
       if (eta === undefined || ms < eta) eta = ms;
     };
-    // The heap as a whole (young objects are the old generation of the next scavenge), once the
-    // last major GC says it is near its line; before that, its growth is mostly garbage.
+    consider(latest.reading.oldGenInUse, base.oldGenInUse, t.heap.shutdown);
+    // And the heap as a whole (young objects are the old generation of the next scavenge), once
+    // it is near its line; before that, its growth is mostly young garbage.
     if (t.heap.shutdown !== undefined && nearLine(latest.reading, t.heap.shutdown)) {
       consider(latest.reading.heapInUse, base.heapInUse, t.heap.shutdown);
     }

@@ -27,6 +27,7 @@ describe('heap leak under --max-old-space-size=128', () => {
     expect(r.code, why(r)).toBe(2);
     expect(r.signal).toBeNull();
     expect(r.stderr).not.toMatch(V8_OOM);
+    expect(existsSync(m), why(r)).toBe(true);
     const body = JSON.parse(readFileSync(m, 'utf8')) as { reason: string; signal: string };
     expect(body.signal).toBe('heap');
     // one JSON line on stderr for the shutdown, with the reading that triggered it
