@@ -99,30 +99,17 @@ describe.skipIf(!prometheus)('live: Prometheus with the repo rules and a leaking
     }
     const nodeArgs = ['--max-old-space-size=64', '--require', join(root, 'dist', 'register.js'), join(root, 'test', 'fixtures', 'operator', 'slow-leak.js')];
     // sh puts itself into the cgroup, then execs node: the agent sees the limit from its first tick.
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      OTEL_SERVICE_NAME: 'oomguard-live-test',
+      OOMGUARD_POLL_INTERVAL: '250ms',
+    };
+    const options = { env, timeout: 150_000, killSignal: 'SIGKILL' as const, stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'] };
     const child = limited
-      ? spawn('/bin/sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" "$@"`, process.execPath, ...nodeArgs], {
-          env: {
-            PATH: process.env.PATH ?? '/usr/bin:/bin',
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            OTEL_SERVICE_NAME: 'oomguard-live-test',
-            OOMGUARD_POLL_INTERVAL: '250ms',
-          },
-          timeout: 150_000,
-          killSignal: 'SIGKILL',
-          stdio: ['ignore', 'ignore', 'pipe'],
-        })
-      : spawn(process.execPath, nodeArgs, {
-          env: {
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            OTEL_SERVICE_NAME: 'oomguard-live-test',
-            OOMGUARD_POLL_INTERVAL: '250ms',
-          },
-          timeout: 150_000,
-          killSignal: 'SIGKILL',
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
+      ? spawn('/bin/sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" "$@"`, process.execPath, ...nodeArgs], options)
+      : spawn(process.execPath, nodeArgs, options);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
