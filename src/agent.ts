@@ -36,6 +36,11 @@ export interface AgentDeps {
   listeners: Set<PressureListener>;
 }
 
+/** The GC observer runs while the old generation is at or above this share of the budget... */
+const GC_OBSERVE_FROM = 0.5;
+/** ...and stops once it is back under this share (and the guard is not warning). */
+const GC_OBSERVE_UNTIL = 0.4;
+
 /** Major GCs the guard runs itself (see `#confirmHeap`): at most one a second... */
 const FORCED_GC_GAP_MS = 1000;
 /** ...or one per this share of the budget of old-generation growth... */
@@ -99,6 +104,7 @@ export class Agent {
       sample: () => this.#sampler.sample(),
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = snapshotOf(reading, evaluation);
+        this.#observeGcWhenNear(reading);
       },
       onDecision: (decision, reading, evaluation) => this.#onDecision(decision, reading, evaluation),
       onError: (err) => this.#deps.log(`oomguard: check failed: ${String(err)}`),
@@ -145,14 +151,31 @@ export class Agent {
     return this.#watcher.running;
   }
 
+  /**
+   * A `gc` PerformanceObserver is not free: Node makes a performance entry for every GC, young
+   * ones included, and a GC-heavy app (hundreds of scavenges a second) measurably slows down
+   * (10-25% in a synthetic allocation loop here). The guard needs GC events only when the heap
+   * is near its line, so it observes from half the budget up and lets go below 40%; below that
+   * the timer, timed by the growth rate, is enough, and a crossing is confirmed by a major GC of
+   * the guard's own. After a pause the last GC's numbers are stale, so they are forgotten.
+   */
+  #observeGcWhenNear(reading: Reading): void {
+    const share = reading.oldGenInUse / this.heapBudget.bytes;
+    if (!this.#gc.observing && share >= GC_OBSERVE_FROM) {
+      this.#gc.start();
+    } else if (this.#gc.observing && share < GC_OBSERVE_UNTIL && this.#watcher.state.state === 'ok') {
+      this.#gc.stop();
+      this.#gc.forgetLive();
+    }
+  }
+
   start(): void {
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
     // same metrics port. This variable, inherited by them, tells their telemetry that the port
     // being taken is expected there, not an error.
     process.env[PARENT_PID_VAR] = String(process.pid);
     this.#warnUnreachable();
-    this.#gc.start();
-    this.#watcher.start();
+    this.#watcher.start(); // its first reading decides whether GCs are observed yet
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
     // after the app's own start-up code has run, never before the guard is armed.

@@ -97,6 +97,20 @@ export class GcTracker {
     this.#observer = undefined;
   }
 
+  /** Whether the observer is connected. */
+  get observing(): boolean {
+    return this.#observer !== undefined;
+  }
+
+  /**
+   * Forgets what the last major GC said (the old generation left alive and the next-GC estimate):
+   * after a pause in observing, they would be stale.
+   */
+  forgetLive(): void {
+    this.#oldGenLive = undefined;
+    this.#nextGc = undefined;
+  }
+
   #onEntry(entry: PerformanceEntry): void {
     try {
       // perf_hooks times are ms since timeOrigin; the summary speaks Date.now().
