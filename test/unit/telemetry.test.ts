@@ -6,6 +6,7 @@ import { metrics, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MetricReader, type GaugeMetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
+import { DEFAULTS } from '../../src/config';
 import { startTelemetry, type TelemetryHandle, type TelemetrySnapshot } from '../../src/telemetry';
 import { appServiceName } from '../../src/telemetry/resource';
 import type { Config, PressureEvent, Reading } from '../../src/types';
@@ -19,20 +20,10 @@ class TestReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
 }
 
+// The defaults, with the metrics endpoint off (tests add in-memory readers instead).
 const config = (over: Partial<Config> = {}): Config => ({
-  enabled: true,
-  strict: false,
-  heapThreshold: { kind: 'percent', percent: 80 },
-  heapWarn: { kind: 'percent', percent: 70 },
-  rssThreshold: { kind: 'percent', percent: 90 },
-  rssWarn: { kind: 'percent', percent: 80 },
-  pollIntervalMs: 1000,
-  shutdownTimeoutMs: 10_000,
-  exitCode: 2,
-  action: 'auto',
+  ...DEFAULTS,
   metrics: { enabled: false, host: '127.0.0.1', port: 0 },
-  otlp: false,
-  sdkDisabled: false,
   ...over,
 });
 
