@@ -36,7 +36,7 @@ export interface AgentDeps {
   listeners: Set<PressureListener>;
 }
 
-/** The GC observer runs while the old generation is at or above this share of the budget... */
+/** The GC observer runs while the old generation is at or above this share of the heap line... */
 const GC_OBSERVE_FROM = 0.5;
 /** ...and stops once it is back under this share (and the guard is not warning). */
 const GC_OBSERVE_UNTIL = 0.4;
@@ -104,7 +104,7 @@ export class Agent {
       sample: () => this.#sampler.sample(),
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = snapshotOf(reading, evaluation);
-        this.#observeGcWhenNear(reading);
+        this.#observeGcWhenNear(reading, evaluation.thresholds.heap.shutdown);
       },
       onDecision: (decision, reading, evaluation) => this.#onDecision(decision, reading, evaluation),
       onError: (err) => this.#deps.log(`oomguard: check failed: ${String(err)}`),
@@ -155,12 +155,13 @@ export class Agent {
    * A `gc` PerformanceObserver is not free: Node makes a performance entry for every GC, young
    * ones included, and a GC-heavy app (hundreds of scavenges a second) measurably slows down
    * (10-25% in a synthetic allocation loop here). The guard needs GC events only when the heap
-   * is near its line, so it observes from half the budget up and lets go below 40%; below that
-   * the timer, timed by the growth rate, is enough, and a crossing is confirmed by a major GC of
-   * the guard's own. After a pause the last GC's numbers are stale, so they are forgotten.
+   * is near its line, so it observes from half the line up (half the budget when the heap line
+   * is off) and lets go below 40% of it; below that the timer, timed by the growth rate, is
+   * enough, and a crossing is confirmed by a major GC of the guard's own. After a pause the last
+   * GC's numbers are stale, so they are forgotten.
    */
-  #observeGcWhenNear(reading: Reading): void {
-    const share = reading.oldGenInUse / this.heapBudget.bytes;
+  #observeGcWhenNear(reading: Reading, line: number | undefined): void {
+    const share = reading.oldGenInUse / (line ?? this.heapBudget.bytes);
     if (!this.#gc.observing && share >= GC_OBSERVE_FROM) {
       this.#gc.start();
     } else if (this.#gc.observing && share < GC_OBSERVE_UNTIL && this.#watcher.state.state === 'ok') {
