@@ -215,12 +215,7 @@ function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, tuni
   }
   const line = thresholds.heap.shutdown;
   const gc = reading.gc;
-  if (
-    line !== undefined &&
-    reading.heapSignal >= line * tuning.thrashMinPressure &&
-    gc.recentMajors >= tuning.thrashMinMajors &&
-    gc.recentGcShare >= tuning.thrashMinGcShare
-  ) {
+  if (line !== undefined && reading.heapSignal >= line * tuning.thrashMinPressure && gcThrashing(gc, tuning)) {
     return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash' };
   }
   return undefined;
@@ -246,12 +241,7 @@ function emergencyDecision(reading: Reading, thresholds: ResolvedThresholds, tun
   if (reading.heapSignal >= v8Line && gc.burstMajors >= tuning.burstMajors) {
     return { action: 'emergency', signal: 'heap', value: reading.heapSignal, threshold: Math.floor(v8Line), reason: 'gc-thrash-emergency' };
   }
-  if (
-    line !== undefined &&
-    reading.heapSignal >= line &&
-    gc.recentMajors >= tuning.thrashMinMajors &&
-    gc.recentGcShare >= tuning.thrashMinGcShare
-  ) {
+  if (line !== undefined && reading.heapSignal >= line && gcThrashing(gc, tuning)) {
     return { action: 'emergency', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash-emergency' };
   }
   return undefined;
@@ -277,4 +267,9 @@ export function nearLine(reading: Reading, line: number, tuning: PolicyTuning = 
   const live = reading.gc.oldGenLive;
   // The old generation itself past the line: promoted bytes, V8's own major GC is near anyway.
   return live === undefined || live >= line * tuning.confirmFrom || reading.oldGenInUse >= line;
+}
+
+/** Major GCs coming often and eating most of the time: the state V8 gives up in. */
+function gcThrashing(gc: Reading['gc'], tuning: PolicyTuning): boolean {
+  return gc.recentMajors >= tuning.thrashMinMajors && gc.recentGcShare >= tuning.thrashMinGcShare;
 }

@@ -8,10 +8,11 @@
  * can go from 80% to V8's abort in less than one poll interval.
  */
 import type { Decision, Reading } from './types';
+import { MIN_POLL_INTERVAL_MS } from './config';
 import { evaluate, INITIAL_POLICY_STATE, nearLine, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
 
-/** Shortest time between two checks, whatever asks for them (DESIGN.md: floor 10ms). */
-export const MIN_CHECK_GAP_MS = 10;
+/** Shortest time between two checks, whatever asks for them: the poll interval's floor. */
+export const MIN_CHECK_GAP_MS = MIN_POLL_INTERVAL_MS;
 
 /** Growth is measured over about this long (see `#timeToLine`)... */
 export const RATE_WINDOW_MS = 1000;

@@ -97,8 +97,9 @@ export async function survival(ctx) {
       const saw = await runIn(512 * MiB, ['--max-old-space-size=128', '--require', REGISTER, join(BENCH, 'apps', 'sawtooth.cjs')], { DURATION_MS: ctx.quick ? 4000 : 10_000, OOMGUARD_METRICS: 'none' }, 60_000);
       fp.sawtooth.push({ code: saw.code, shutdowns: agentEvents(saw.stderr).filter((e) => e.name === 'oomguard.shutdown').length, warns: agentEvents(saw.stderr).filter((e) => e.name === 'oomguard.warning').length, note: /sawtooth: .*/.exec(saw.stderr)?.[0] ?? '' });
       const file = join(tmp, `write-${i}.bin`);
-      const wr = await runIn(128 * MiB, ['--require', REGISTER, join(BENCH, 'apps', 'file-writer.cjs')], { WRITE_MB: ctx.quick ? 512 : 1024, FILE: file, OOMGUARD_METRICS: 'none' }, 90_000);
-      fp.writer.push({ code: wr.code, shutdowns: agentEvents(wr.stderr).filter((e) => e.name === 'oomguard.shutdown').length, warns: agentEvents(wr.stderr).filter((e) => e.name === 'oomguard.warning').length, note: /writer: .*/.exec(wr.stderr)?.[0] ?? '' });
+      // The same writer the e2e test uses (test/fixtures/core/file-writer.js).
+      const wr = await runIn(128 * MiB, ['--require', REGISTER, join(BENCH, '..', 'test', 'fixtures', 'core', 'file-writer.js')], { WRITE_MB: ctx.quick ? 512 : 1024, FILE: file, OOMGUARD_METRICS: 'none' }, 90_000);
+      fp.writer.push({ code: wr.code, shutdowns: agentEvents(wr.stderr).filter((e) => e.name === 'oomguard.shutdown').length, warns: agentEvents(wr.stderr).filter((e) => e.name === 'oomguard.warning').length, note: /wrote \d+ MB/.exec(wr.stderr)?.[0]?.replace(/^/, 'writer: ') ?? '' });
       rmSync(file, { force: true });
     }
 
