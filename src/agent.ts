@@ -5,7 +5,6 @@
  * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
  * telemetry; `Agent.stop()` removes all of it.
  */
-import * as v8 from 'node:v8';
 import { writeSync } from 'node:fs';
 import type { Config, Decision, GuardState, PressureEvent, Reading, ResolvedThresholds, ThresholdSpec } from './types';
 import { formatBytes } from './units';
@@ -13,7 +12,7 @@ import type { Evaluation } from './policy';
 import { Sampler, type CgroupSource } from './sampler';
 import { Watcher } from './watcher';
 import { Shutdown } from './shutdown';
-import { heapBudget } from './heap';
+import { processHeapBudget } from './heap';
 import { GcTracker, majorGcTrigger, readSpaces } from './gc';
 import { openCgroup } from './cgroup';
 import type { TelemetryHandle } from './telemetry';
@@ -79,13 +78,7 @@ export class Agent {
     this.#deps = deps;
     const inherited = process.env[PARENT_PID_VAR];
     this.#parentPid = inherited && inherited !== String(process.pid) ? inherited : undefined;
-    const heap = v8.getHeapStatistics();
-    this.heapBudget = heapBudget({
-      heapSizeLimit: heap.heap_size_limit,
-      execArgv: process.execArgv,
-      nodeOptions: process.env.NODE_OPTIONS,
-      v8Version: process.versions.v8,
-    });
+    this.heapBudget = processHeapBudget();
     this.#gc = new GcTracker({
       heapBudget: this.heapBudget.bytes,
       // A major GC is when the heap signal moves, and near the limit they come faster than any

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
 import { loadConfig, formatIssue } from './config';
-import { heapBudget } from './heap';
+import { processHeapBudget } from './heap';
 import { openCgroup } from './cgroup';
 import { readMemoryLimit } from './sampler';
 import { resolveThresholds } from './policy';
@@ -43,12 +43,7 @@ export function doctor(): DoctorReport {
   const warnings: string[] = [];
   const result = loadConfig(process.env);
   const heap = v8.getHeapStatistics();
-  const budget = heapBudget({
-    heapSizeLimit: heap.heap_size_limit,
-    execArgv: process.execArgv,
-    nodeOptions: process.env.NODE_OPTIONS,
-    v8Version: process.versions.v8,
-  });
+  const budget = processHeapBudget();
   const cgroup = openCgroup();
   const constrained = typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined;
   const limit = readMemoryLimit(cgroup, constrained);

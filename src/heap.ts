@@ -2,7 +2,8 @@
  * The V8 heap model: how big the old generation may grow before V8 aborts (the heap budget),
  * when V8 will run its next major GC, and which heap spaces belong to which generation.
  *
- * Pure functions only; `gc.ts` feeds them live numbers. The method and the measurements behind
+ * Pure functions, but for `processHeapBudget` (their inputs read from this process); `gc.ts`
+ * feeds them live numbers. The method and the measurements behind
  * every constant here are in docs/heap-model.md.
  */
 
@@ -26,6 +27,12 @@ export interface V8HeapRules {
   /** `V8HeapTrait::kMinSize` / `kMaxSize`: the range over which the max growing factor scales. */
   readonly traitMinSize: number;
   readonly traitMaxSize: number;
+  /**
+   * From V8 14 on, the default semi-space follows the physical memory Node passes to V8 (the
+   * cgroup limit or the machine's memory), not the old generation: `physical / ratio`, rounded
+   * up to a power of two, clamped to [min, max]. Undefined where it follows the old generation.
+   */
+  readonly semiFromPhysical?: { readonly ratio: number; readonly min: number; readonly max: number };
 }
 
 /**
@@ -63,10 +70,30 @@ export const V8_13: V8HeapRules = {
   traitMaxSize: 2048 * MiB,
 };
 
+/**
+ * V8 14.x (Node 26): the default semi-space is sized from the physical memory Node passes to V8
+ * (`min(total memory, constrained memory)`), whatever the old generation: physical / 128, rounded
+ * up to a power of two, 2..32 MiB. Fitted to heap_size_limit in cgroups of 64 MiB..16 GiB and
+ * with --max-old-space-size=100 in a 512 MiB cgroup (112 MiB = 100 + 3 x 4 MiB); docs/heap-model.md.
+ */
+export const V8_14: V8HeapRules = {
+  ...V8_13,
+  name: 'V8 14.6',
+  semiFromPhysical: { ratio: 128, min: 2 * MiB, max: 32 * MiB },
+};
+
 /** The sizing rules for a `process.versions.v8` string. */
 export function v8Rules(v8Version: string): V8HeapRules {
   const major = Number.parseInt(v8Version, 10);
-  return Number.isFinite(major) && major >= 13 ? V8_13 : V8_11;
+  if (!Number.isFinite(major)) return V8_11;
+  return major >= 14 ? V8_14 : major >= 13 ? V8_13 : V8_11;
+}
+
+/** The semi-space V8 14+ derives from physical memory (see `V8_14`), or undefined. */
+export function semiFromPhysical(physicalMemory: number | undefined, rules: V8HeapRules): number | undefined {
+  const p = rules.semiFromPhysical;
+  if (!p || physicalMemory === undefined || !(physicalMemory > 0)) return undefined;
+  return Math.max(p.min, Math.min(p.max, pow2Ceil(roundUp(physicalMemory / p.ratio, PAGE))));
 }
 
 function roundUp(n: number, to: number): number {
@@ -123,6 +150,11 @@ export interface HeapBudgetInput {
   nodeOptions: string | undefined;
   /** `process.versions.v8`. */
   v8Version: string;
+  /**
+   * The physical memory Node gave V8 to size the heap: `min(os.totalmem(), constrained memory)`.
+   * V8 14+ sizes the young generation from it; older lines ignore it.
+   */
+  physicalMemory?: number | undefined;
 }
 
 /** The old-generation budget and how it was found. */
@@ -181,6 +213,18 @@ export function heapBudget(input: HeapBudgetInput): HeapBudget {
     };
   }
 
+  const heapFlag = pick('--max-heap-size');
+  const why = heapFlag ? `--max-heap-size=${heapFlag.value} (${heapFlag.where})` : 'no heap flag';
+  // V8 14+: the semi-space follows physical memory, so it is known without inverting anything.
+  const physicalSemi = heapFlag ? undefined : semiFromPhysical(input.physicalMemory, rules);
+  if (physicalSemi !== undefined && limit > 3 * physicalSemi) {
+    const young = 3 * physicalSemi;
+    return {
+      bytes: limit - young,
+      youngReserve: young,
+      source: `heap_size_limit ${mib(limit)} - young reserve ${mib(young)} (${rules.name} rule: 3 x semi-space from ${mib(input.physicalMemory ?? 0)} of memory)`,
+    };
+  }
   // With --max-heap-size or no flag at all, V8 sized the semi-space from the old generation it
   // chose; find the one semi-space size consistent with heap_size_limit.
   const candidates: number[] = [];
@@ -188,8 +232,6 @@ export function heapBudget(input: HeapBudgetInput): HeapBudget {
     const old = limit - 3 * semi;
     if (old > 0 && defaultSemiSpace(old, rules) === semi) candidates.push(semi);
   }
-  const heapFlag = pick('--max-heap-size');
-  const why = heapFlag ? `--max-heap-size=${heapFlag.value} (${heapFlag.where})` : 'no heap flag';
   const found = candidates[0];
   if (found !== undefined) {
     const young = 3 * found;
@@ -327,4 +369,28 @@ export function generationSizes(spaces: readonly SpaceStats[]): GenerationSizes 
 /** True for the young generation's spaces (`new_space`, `new_large_object_space`). */
 export function isYoungSpace(spaceName: string): boolean {
   return spaceGeneration(spaceName) === 'young';
+}
+
+/**
+ * This process's heap budget: `heapBudget` over the live inputs (V8's statistics, the flags the
+ * process runs with, and the physical memory Node sized the heap from). Never throws.
+ */
+export function processHeapBudget(): HeapBudget {
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const os = require('node:os') as typeof import('node:os');
+  let physical = os.totalmem();
+  try {
+    const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+    // Node passes min(total, constrained) to V8 (src/api/environment.cc); 0 or 2^64-1 mean none.
+    if (constrained > 0 && constrained < physical) physical = constrained;
+  } catch {
+    // keep the machine's memory
+  }
+  return heapBudget({
+    heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
+    execArgv: process.execArgv,
+    nodeOptions: process.env.NODE_OPTIONS,
+    v8Version: process.versions.v8,
+    physicalMemory: physical,
+  });
 }

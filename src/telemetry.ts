@@ -15,9 +15,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
-import type { Logger, LogRecord } from '@opentelemetry/api-logs';
+import type { Logger, LogRecord } from '@opentelemetry/api';
 import type { MetricReader, MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { TracerProvider, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
 import type { Config, GuardState, PressureEvent, Reading, ResolvedThresholds } from './types';
@@ -175,16 +175,16 @@ async function start(
     instrumentations.push(...(await startInstrumentations(meterProvider, log)));
   }
 
-  let tracerProvider: BasicTracerProvider | undefined;
+  let tracerProvider: TracerProvider | undefined;
   let loggerProvider: LoggerProvider | undefined;
   if (config.otlp) await turn();
   const spanExporter = options.spanExporter ?? (config.otlp ? otlpSpanExporter() : undefined);
   const logExporter = options.logExporter ?? (config.otlp ? otlpLogExporter() : undefined);
   if (spanExporter) {
-    const traceSdk = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+    const traceSdk = require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
     // Simple, not batch: events are rare and each should leave the process at once, so a
     // SIGKILL that follows a warning still finds the warning at the collector.
-    tracerProvider = new traceSdk.BasicTracerProvider({ resource, spanProcessors: [new traceSdk.SimpleSpanProcessor(spanExporter)] });
+    tracerProvider = new traceSdk.TracerProvider({ resource, spanProcessors: [new traceSdk.SimpleSpanProcessor({ exporter: spanExporter })] });
   }
   if (logExporter) {
     if (config.otlp) await turn();
@@ -376,7 +376,7 @@ export function eventAttributes(event: PressureEvent): Attributes {
 function emitEvent(event: PressureEvent, tracer: import('@opentelemetry/api').Tracer | undefined, logger: Logger | undefined): void {
   if (!tracer && !logger) return;
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  const { SeverityNumber } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
+  const { SeverityNumber } = api;
   const [name, severityNumber, severityText] =
     event.level === 'shutdown'
       ? [sc.EVENT_SHUTDOWN, SeverityNumber.ERROR, 'ERROR']

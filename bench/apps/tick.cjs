@@ -11,7 +11,7 @@ const dist = path.join(__dirname, '..', '..', 'dist');
 const { Sampler } = require(path.join(dist, 'sampler.js'));
 const { evaluate, INITIAL_POLICY_STATE } = require(path.join(dist, 'policy.js'));
 const { DEFAULTS } = require(path.join(dist, 'config.js'));
-const { heapBudget } = require(path.join(dist, 'heap.js'));
+const { processHeapBudget } = require(path.join(dist, 'heap.js'));
 const { GcTracker } = require(path.join(dist, 'gc.js'));
 const { openCgroup } = require(path.join(dist, 'cgroup.js'));
 
@@ -19,12 +19,7 @@ const rounds = Number(process.env.ROUNDS || 10);
 const batch = Number(process.env.BATCH || 2000);
 
 // The agent's own wiring (agent.ts), minus the watcher's timer.
-const budget = heapBudget({
-  heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
-  execArgv: process.execArgv,
-  nodeOptions: process.env.NODE_OPTIONS,
-  v8Version: process.versions.v8,
-}).bytes;
+const budget = processHeapBudget().bytes;
 const gc = new GcTracker({ heapBudget: budget });
 gc.start();
 const cgroup = openCgroup();

@@ -11,6 +11,9 @@ import {
   splitNodeOptions,
   V8_11,
   V8_13,
+  V8_14,
+  semiFromPhysical,
+  v8Rules,
 } from '../../src/heap';
 
 const MiB = 1024 * 1024;
@@ -47,6 +50,43 @@ describe('heapBudget without flags inverts V8 sizing from heap_size_limit', () =
     expect(b.bytes / MiB).toBe(budgetMiB);
     expect(b.youngReserve / MiB).toBe(limitMiB - budgetMiB);
     expect(b.source).toMatch(/young reserve/);
+  });
+});
+
+// Node 26 (V8 14.6) sizes the semi-space from the physical memory Node passes to V8 (the cgroup
+// limit here), not from the old generation: heap_size_limit measured on this machine in cgroup v1
+// limits, with the physical memory each run had.
+const measuredV8_14: Array<{ what: string; physicalMiB: number; limitMiB: number; budgetMiB: number; argv?: string[] }> = [
+  { what: '64 MiB cgroup (semi-space floor 2 MiB)', physicalMiB: 64, limitMiB: 262, budgetMiB: 256 },
+  { what: '200 MiB cgroup', physicalMiB: 200, limitMiB: 262, budgetMiB: 256 },
+  { what: '512 MiB cgroup', physicalMiB: 512, limitMiB: 268, budgetMiB: 256 },
+  { what: '640 MiB cgroup', physicalMiB: 640, limitMiB: 344, budgetMiB: 320 },
+  { what: '1 GiB cgroup', physicalMiB: 1024, limitMiB: 536, budgetMiB: 512 },
+  { what: '1100 MiB cgroup', physicalMiB: 1100, limitMiB: 598, budgetMiB: 550 },
+  { what: '2 GiB cgroup', physicalMiB: 2048, limitMiB: 1072, budgetMiB: 1024 },
+  { what: '2100 MiB cgroup', physicalMiB: 2100, limitMiB: 1146, budgetMiB: 1050 },
+  { what: '3 GiB cgroup', physicalMiB: 3072, limitMiB: 1632, budgetMiB: 1536 },
+  { what: '8 GiB cgroup (semi-space cap 32 MiB)', physicalMiB: 8192, limitMiB: 2144, budgetMiB: 2048 },
+  { what: '24 GiB host', physicalMiB: 24105, limitMiB: 4192, budgetMiB: 4096 },
+];
+
+describe('heapBudget on V8 14 (Node 26) derives the young reserve from physical memory', () => {
+  it('picks the V8 14 rules for Node 26', () => {
+    expect(v8Rules('14.6.202.34-node.40')).toBe(V8_14);
+  });
+  it.each(measuredV8_14)('$what: $limitMiB MiB limit -> $budgetMiB MiB old generation', ({ physicalMiB, limitMiB, budgetMiB }) => {
+    const b = heapBudget({ heapSizeLimit: limitMiB * MiB, execArgv: [], nodeOptions: undefined, v8Version: '14.6.202.34-node.40', physicalMemory: physicalMiB * MiB });
+    expect(b.bytes / MiB).toBe(budgetMiB);
+    expect(b.source).toMatch(/semi-space from/);
+  });
+  it('--max-old-space-size=100 in a 512 MiB cgroup: 112 MiB = 100 + 3 x 4 MiB (semi-space from memory, not from the old generation)', () => {
+    expect(semiFromPhysical(512 * MiB, V8_14)).toBe(4 * MiB);
+    const b = heapBudget({ heapSizeLimit: 112 * MiB, execArgv: ['--max-old-space-size=100'], nodeOptions: undefined, v8Version: '14.6', physicalMemory: 512 * MiB });
+    expect(b.bytes / MiB).toBe(100);
+    expect(b.youngReserve / MiB).toBe(12);
+  });
+  it('older lines ignore physical memory', () => {
+    expect(semiFromPhysical(512 * MiB, V8_13)).toBeUndefined();
   });
 });
 

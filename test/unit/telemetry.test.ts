@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metrics, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MetricReader, type GaugeMetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { DEFAULTS } from '../../src/config';
 import { startTelemetry, type TelemetryHandle, type TelemetrySnapshot } from '../../src/telemetry';
