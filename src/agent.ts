@@ -5,8 +5,7 @@
  * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
  * telemetry; `Agent.stop()` removes all of it.
  */
-import { writeSync } from 'node:fs';
-import type { Config, Decision, GuardState, PressureEvent, Reading, ResolvedThresholds, ThresholdSpec } from './types';
+import type { Config, Decision, GuardState, PressureEvent, Reading, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
 import type { Evaluation } from './policy';
 import { Sampler, type CgroupSource } from './sampler';
@@ -16,17 +15,11 @@ import { processHeapBudget } from './heap';
 import { GcTracker, majorGcTrigger, readSpaces } from './gc';
 import { openCgroup } from './cgroup';
 import type { TelemetryHandle } from './telemetry';
+import { PARENT_PID_VAR } from './parent';
+import { safe } from './safely';
 
 /** Listener of warn, recovery and shutdown events. */
 export type PressureListener = (event: PressureEvent) => void;
-
-/** The guard's latest view, as `reading()` returns it and the gauges report it. */
-export interface Snapshot {
-  reading: Reading;
-  thresholds: ResolvedThresholds;
-  state: GuardState;
-  pressure: number;
-}
 
 export interface AgentDeps {
   /** Where the agent's own lines go (stderr by default, written synchronously). */
@@ -46,9 +39,6 @@ const FORCED_GC_GAP_MS = 1000;
 const FORCED_GC_GROWTH = 0.02;
 /** ...but never two within this. */
 const FORCED_GC_MIN_GAP_MS = 50;
-
-/** Set by a guarded process for its children (see `Agent.start()`). */
-export const PARENT_PID_VAR = 'OOMGUARD_PARENT_PID';
 
 const EVENT_NAME: Record<GuardState, string> = {
   ok: 'oomguard.recovered',
@@ -229,10 +219,7 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      const env = { ...process.env };
-      if (this.#parentPid === undefined) delete env[PARENT_PID_VAR];
-      else env[PARENT_PID_VAR] = this.#parentPid;
-      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#deps.log, { env });
+      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#deps.log, { parentPid: this.#parentPid });
     } catch (err) {
       this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
       return undefined;
@@ -240,7 +227,6 @@ export class Agent {
   }
 
   #onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
-    if (decision.action === 'none') return;
     if (decision.action === 'emergency') {
       const what = decision.reason === 'gc-thrash-emergency' ? 'V8 is thrashing in GC near its limit' : `${decision.signal} ${mib(decision.value)} >= ${mib(decision.threshold)}`;
       this.#deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
@@ -334,26 +320,10 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     heapBudget: r.heapBudget,
     heapLimit: r.heapLimit,
     rss: r.rss,
-    rssSignal: r.rssSignal,
+    memorySignal: r.memorySignal,
     memoryLimit: r.memoryLimit,
     external: r.external,
     thresholds: e.thresholds,
   };
 }
 
-/** Write a line to stderr synchronously (the process may be about to exit). */
-export function stderrLine(line: string): void {
-  try {
-    writeSync(2, line.endsWith('\n') ? line : `${line}\n`);
-  } catch {
-    // stderr closed: nothing sensible left to do.
-  }
-}
-
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
-}

@@ -8,11 +8,12 @@
  * copies delegate to it.
  */
 import { isMainThread } from 'node:worker_threads';
-import { Agent, stderrLine, type PressureListener, type Snapshot } from './agent';
+import { Agent, type PressureListener } from './agent';
+import { stderrLine } from './log';
 import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
 import { loadConfig, OomguardConfigError, type StartOptions } from './config';
 import { parseDuration } from './units';
-import type { Config, Reading } from './types';
+import type { Config, Reading, Snapshot } from './types';
 
 const KEY = Symbol.for('oomguard');
 

@@ -10,6 +10,7 @@
  */
 
 import type { Config, ShutdownAction, ThresholdSpec } from './types';
+import { PARENT_PID_VAR } from './parent';
 import {
   EXPECTED,
   formatDuration,
@@ -140,6 +141,7 @@ export const DEFAULTS: Config = Object.freeze({
   action: 'auto',
   metrics: Object.freeze({ enabled: true, host: undefined, port: DEFAULT_METRICS_PORT }),
   otlp: false,
+  otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
 });
 
@@ -175,8 +177,8 @@ const OTLP_SIGNAL_VARIABLES = [
  */
 export const KNOWN_OOMGUARD_VARIABLES: readonly string[] = Object.freeze([
   ...Object.values(ENV_VARIABLES).filter((name) => name.startsWith('OOMGUARD_')),
-  // Not configuration: a guarded process sets it for its children (agent.ts, PARENT_PID_VAR).
-  'OOMGUARD_PARENT_PID',
+  // Not configuration: a guarded process sets it for its children (parent.ts).
+  PARENT_PID_VAR,
 ]);
 
 const OPTION_NAMES = Object.keys(ENV_VARIABLES) as (keyof StartOptions)[];
@@ -384,6 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
       port: port >= 0 ? port : DEFAULT_METRICS_PORT,
     }),
     otlp: otlp && !sdkDisabled,
+    otlpExport: resolveOtlpExport(env, warnings),
     sdkDisabled,
   });
   return { ok: true, config, warnings, sources };
@@ -501,6 +504,25 @@ function resolveOtlp(
   }
   sources.otlp = on ? 'env' : 'default';
   return on;
+}
+
+/**
+ * `OTEL_METRIC_EXPORT_INTERVAL` / `_TIMEOUT` (milliseconds, as the specification says). A value
+ * that is not a positive integer keeps the default with a warning; the timeout is capped at the
+ * interval, because the SDK's periodic reader throws on a longer one (which would turn telemetry off).
+ */
+function resolveOtlpExport(env: NodeJS.ProcessEnv, warnings: ConfigIssue[]): Config['otlpExport'] {
+  const read = (variable: string, fallback: number): number => {
+    const text = env[variable]?.trim();
+    if (!text) return fallback;
+    const n = Number(text);
+    if (Number.isInteger(n) && n > 0) return n;
+    warnings.push({ variable, value: text, expected: 'a positive whole number of milliseconds', message: 'this is not a positive whole number; the default stays', severity: 'warning' });
+    return fallback;
+  };
+  const intervalMs = read('OTEL_METRIC_EXPORT_INTERVAL', DEFAULTS.otlpExport.intervalMs);
+  const timeoutMs = Math.min(read('OTEL_METRIC_EXPORT_TIMEOUT', DEFAULTS.otlpExport.timeoutMs), intervalMs);
+  return Object.freeze({ intervalMs, timeoutMs });
 }
 
 function isHttpUrl(value: string): boolean {

@@ -137,9 +137,9 @@ function below(warn: number | undefined, shutdown: number | undefined): number |
   return warn < shutdown ? warn : undefined;
 }
 
-/** The value each signal is judged on (see `Reading.heapSignal` and `Reading.rssSignal`). */
+/** The value each signal is judged on (see `Reading.heapSignal` and `Reading.memorySignal`). */
 export function signalValue(reading: Reading, signal: Signal): number | undefined {
-  return signal === 'heap' ? reading.heapSignal : reading.rssSignal;
+  return signal === 'heap' ? reading.heapSignal : reading.memorySignal;
 }
 
 const SIGNALS: readonly Signal[] = ['heap', 'rss'];

@@ -7,7 +7,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { slot } from './api';
-import { stderrLine } from './agent';
+import { stderrLine } from './log';
 import { loadConfig, formatIssue } from './config';
 
 /** sysexits.h EX_CONFIG: what supervisors and shells read as "configuration error". */

@@ -110,7 +110,6 @@ export class Sampler {
     if (mem) {
       reading.rss = mem.rss;
       reading.external = mem.external;
-      reading.arrayBuffers = mem.arrayBuffers;
     } else {
       // process.memoryUsage() can throw where /proc is odd (prom-client hit this); rss() reads less.
       const rss = safe(() => process.memoryUsage.rss());
@@ -122,16 +121,10 @@ export class Sampler {
     const cgroup = this.#opts.cgroup;
     if (cgroup) {
       const usage = safe(() => cgroup.readUsage());
-      if (usage?.usage !== undefined) reading.cgroupUsage = usage.usage;
       if (usage?.workingSet !== undefined) reading.cgroupWorkingSet = usage.workingSet;
-      if (cgroup.version === 2) {
-        const psi = safe(() => cgroup.readPressure());
-        if (psi?.some10 !== undefined) reading.pressureSome10 = psi.some10;
-        if (psi?.full10 !== undefined) reading.pressureFull10 = psi.full10;
-      }
     }
-    const rssSignal = maxDefined(reading.rss, reading.cgroupWorkingSet);
-    if (rssSignal !== undefined) reading.rssSignal = rssSignal;
+    const memorySignal = maxDefined(reading.rss, reading.cgroupWorkingSet);
+    if (memorySignal !== undefined) reading.memorySignal = memorySignal;
     return reading;
   }
 }

@@ -21,7 +21,7 @@ export const METRIC_HEAP_LIMIT = 'oomguard.heap.limit';
 export const METRIC_HEAP_BUDGET = 'oomguard.heap.budget';
 /** What the heap thresholds are compared with (`Reading.heapSignal`). */
 export const METRIC_HEAP_SIGNAL = 'oomguard.heap.signal';
-/** What the RSS thresholds are compared with (`Reading.rssSignal`). */
+/** What the RSS thresholds are compared with (`Reading.memorySignal`). */
 export const METRIC_MEMORY_SIGNAL = 'oomguard.memory.signal';
 export const METRIC_MEMORY_RSS = 'oomguard.memory.rss';
 export const METRIC_MEMORY_LIMIT = 'oomguard.memory.limit';
@@ -47,7 +47,7 @@ export const ATTR_READING_TIME = 'oomguard.reading.time';
 export const ATTR_HEAP_SIGNAL = 'oomguard.heap.signal';
 export const ATTR_HEAP_BUDGET = 'oomguard.heap.budget';
 export const ATTR_OLD_GEN_IN_USE = 'oomguard.heap.old_gen_in_use';
-export const ATTR_RSS_SIGNAL = 'oomguard.memory.rss_signal';
+export const ATTR_MEMORY_SIGNAL = 'oomguard.memory.signal';
 export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
 export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';

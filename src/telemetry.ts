@@ -20,23 +20,14 @@ import type { MetricReader, MeterProvider, PushMetricExporter } from '@opentelem
 import type { TracerProvider, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
-import type { Config, GuardState, PressureEvent, Reading, ResolvedThresholds } from './types';
+import type { Config, PressureEvent, Snapshot } from './types';
 import * as sc from './semconv';
 import { appServiceName } from './telemetry/resource';
 
 /** What telemetry reads on collect: the watcher's last decision, never a fresh sample. */
 export interface TelemetrySource {
   /** The reading the policy last decided on (same object), its thresholds, state and pressure. */
-  latest(): TelemetrySnapshot | undefined;
-}
-
-/** One decision of the policy, as the gauges report it. */
-export interface TelemetrySnapshot {
-  reading: Readonly<Reading>;
-  thresholds: Readonly<ResolvedThresholds>;
-  state: GuardState;
-  /** Highest reading / shutdown-threshold ratio. */
-  pressure: number;
+  latest(): Snapshot | undefined;
 }
 
 /** What `startTelemetry` returns; every method is safe to call at any time. */
@@ -70,8 +61,8 @@ export interface TelemetryOptions {
   logExporter?: LogRecordExporter;
   /** Default true: the runtime-node and host-metrics instrumentations feed the same provider. */
   instrumentations?: boolean;
-  /** Environment to read (`OOMGUARD_PARENT_PID`); default `process.env`. */
-  env?: NodeJS.ProcessEnv;
+  /** The guarded parent's pid when this process is its child (it holds the metrics port). */
+  parentPid?: string | undefined;
 }
 
 /** A handle that does nothing: telemetry off (`OTEL_SDK_DISABLED`, nothing to export) or failed. */
@@ -137,13 +128,10 @@ async function start(
   if (config.otlp) {
     const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
     const exporter: PushMetricExporter = new OTLPMetricExporter();
-    const interval = positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60_000;
     otlpReader = new metricsSdk.PeriodicExportingMetricReader({
       exporter,
-      exportIntervalMillis: interval,
-      // The reader throws when the timeout exceeds the interval (a short interval set in the
-      // environment would otherwise turn telemetry off).
-      exportTimeoutMillis: Math.min(positiveInt(process.env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000, interval),
+      exportIntervalMillis: config.otlpExport.intervalMs,
+      exportTimeoutMillis: config.otlpExport.timeoutMs,
     });
     readers.push(otlpReader);
     await turn();
@@ -196,7 +184,7 @@ async function start(
   let server: Server | undefined;
   let metricsPort: number | undefined;
   if (prometheus) {
-    const served = await serveMetrics(prometheus, config, log, options.env ?? process.env);
+    const served = await serveMetrics(prometheus, config, log, options.parentPid);
     server = served?.server;
     metricsPort = served?.port;
   }
@@ -301,7 +289,7 @@ export function registerGauges(meter: Meter, source: TelemetrySource): Gauges {
   ];
 
   const callback: BatchObservableCallback = (result) => {
-    let snap: TelemetrySnapshot | undefined;
+    let snap: Snapshot | undefined;
     try {
       snap = source.latest();
     } catch {
@@ -320,7 +308,7 @@ export function registerGauges(meter: Meter, source: TelemetrySource): Gauges {
     put(heapBudget, r.heapBudget);
     put(heapSignal, r.heapSignal);
     put(rss, r.rss);
-    put(memorySignal, r.rssSignal);
+    put(memorySignal, r.memorySignal);
     put(memoryLimit, r.memoryLimit);
     for (const signal of ['heap', 'rss'] as const) {
       for (const level of ['warn', 'shutdown'] as const) {
@@ -360,7 +348,7 @@ export function eventAttributes(event: PressureEvent): Attributes {
     [sc.METRIC_HEAP_NEXT_GC, r.heapNextGc],
     [sc.METRIC_MEMORY_RSS, r.rss],
     [sc.METRIC_MEMORY_LIMIT, r.memoryLimit],
-    [sc.ATTR_RSS_SIGNAL, r.rssSignal],
+    [sc.ATTR_MEMORY_SIGNAL, r.memorySignal],
   ];
   for (const signal of ['heap', 'rss'] as const) {
     for (const level of ['warn', 'shutdown'] as const) {
@@ -448,7 +436,7 @@ async function serveMetrics(
   exporter: import('@opentelemetry/exporter-prometheus').PrometheusExporter,
   config: Config,
   log: (line: string) => void,
-  env: NodeJS.ProcessEnv,
+  parent: string | undefined,
 ): Promise<{ server: Server; port: number } | undefined> {
   const http = require('node:http') as typeof import('node:http');
   const server = http.createServer((req, res) => {
@@ -467,7 +455,6 @@ async function serveMetrics(
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const where = `${host ?? '*'}:${port}`;
-      const parent = env.OOMGUARD_PARENT_PID;
       if (err.code === 'EADDRINUSE' && parent) {
         safeLog(log, `oomguard: metrics port ${where} is held by the parent process (pid ${parent}), as expected in a child; no metrics endpoint here`);
       } else {
@@ -531,12 +518,6 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   } finally {
     if (timer) clearTimeout(timer);
   }
-}
-
-function positiveInt(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function describe(err: unknown): string {

@@ -72,14 +72,10 @@ export interface Reading {
   heapNextGc?: number;
   /** `process.memoryUsage().external` (includes array buffers). */
   external?: number;
-  /** `process.memoryUsage().arrayBuffers`. */
-  arrayBuffers?: number;
   /** Resident set size of this process. */
   rss?: number;
   /** The container's memory limit (lowest on the way up the cgroup tree), if any. */
   memoryLimit?: number;
-  /** The cgroup's charged memory (`memory.current` / `memory.usage_in_bytes`). */
-  cgroupUsage?: number;
   /** The cgroup's charged memory minus reclaimable page cache: what the OOM killer counts. */
   cgroupWorkingSet?: number;
   /**
@@ -87,11 +83,7 @@ export interface Reading {
    * working set (other processes in the container and worker isolates count too), never the
    * page cache that the kernel can drop.
    */
-  rssSignal?: number;
-  /** PSI `some avg10` of the memory controller (percent of time stalled), v2 only. */
-  pressureSome10?: number;
-  /** PSI `full avg10`, v2 only. */
-  pressureFull10?: number;
+  memorySignal?: number;
   gc: GcSummary;
 }
 
@@ -101,14 +93,41 @@ export interface ResolvedThresholds {
   rss: { warn?: number; shutdown?: number };
 }
 
+/** Why a warning was raised. */
+export type WarnReason = `${Signal}-warn`;
+/** Why a warning cleared. */
+export type RecoverReason = `${Signal}-recovered`;
+/** Why the guard shut down: a signal at its line, or V8 thrashing in GC near the heap line. */
+export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash';
+/** Why a running shutdown was cut short (memory still rising toward the wall, or V8 thrashing). */
+export type EmergencyReason = `${Signal}-emergency` | 'gc-thrash-emergency';
+/** Every `reason` a decision or event can carry: the documented values, nothing else. */
+export type Reason = WarnReason | RecoverReason | ShutdownReason | EmergencyReason;
+
+interface Crossing<A extends string, R extends Reason> {
+  action: A;
+  signal: Signal;
+  value: number;
+  threshold: number;
+  reason: R;
+}
+
 /** What the policy tells the watcher to do after one reading. */
 export type Decision =
-  | { action: 'none' }
-  | { action: 'warn'; signal: Signal; value: number; threshold: number; reason: string }
-  | { action: 'recover'; signal: Signal; value: number; threshold: number; reason: string }
-  | { action: 'shutdown'; signal: Signal; value: number; threshold: number; reason: string }
+  | Crossing<'warn', WarnReason>
+  | Crossing<'recover', RecoverReason>
+  | Crossing<'shutdown', ShutdownReason>
   /** During a shutdown: memory is still rising toward the real limit; exit now, hooks or not. */
-  | { action: 'emergency'; signal: Signal; value: number; threshold: number; reason: string };
+  | Crossing<'emergency', EmergencyReason>;
+
+/** The guard's latest view: the reading the policy last decided on, its thresholds and state. */
+export interface Snapshot {
+  reading: Readonly<Reading>;
+  thresholds: Readonly<ResolvedThresholds>;
+  state: GuardState;
+  /** Highest reading / shutdown-threshold ratio. */
+  pressure: number;
+}
 
 /** Delivered to `onPressure` listeners, telemetry and the JSON line on stderr. */
 export interface PressureEvent {
@@ -116,8 +135,8 @@ export interface PressureEvent {
   level: GuardState;
   /** The signal that crossed. */
   signal: Signal;
-  /** Short machine-readable cause, e.g. `heap-threshold`, `rss-threshold`, `gc-thrash`. */
-  reason: string;
+  /** Machine-readable cause: `heap-threshold`, `rss-threshold`, `gc-thrash`, `heap-warn`, ... */
+  reason: Exclude<Reason, EmergencyReason>;
   /** The signal's value that crossed, in bytes. */
   value: number;
   /** The threshold it crossed, in bytes. */
@@ -171,6 +190,12 @@ export interface Config {
   };
   /** True when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variant) is set. */
   readonly otlp: boolean;
+  /**
+   * OTLP metrics push cadence: `OTEL_METRIC_EXPORT_INTERVAL` (default 60 s) and
+   * `OTEL_METRIC_EXPORT_TIMEOUT` (default 30 s, never above the interval: the SDK's reader
+   * refuses a timeout longer than its interval).
+   */
+  readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
 }

@@ -236,7 +236,7 @@ export class Watcher {
     if (t.heap.shutdown !== undefined && nearLine(latest.reading, t.heap.shutdown)) {
       consider(latest.reading.heapInUse, base.heapInUse, t.heap.shutdown);
     }
-    consider(latest.reading.rssSignal, base.rssSignal, t.rss.shutdown);
+    consider(latest.reading.memorySignal, base.memorySignal, t.rss.shutdown);
     return eta;
   }
 

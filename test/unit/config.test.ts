@@ -449,3 +449,15 @@ describe('optionsJsonSchema', () => {
     expect((await validator())(options)).toBe(false);
   });
 });
+
+describe('OTLP metrics export cadence', () => {
+  it('takes OTEL_METRIC_EXPORT_INTERVAL and caps the timeout at it (the SDK reader refuses a longer timeout)', () => {
+    const r = loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '300' });
+    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 300, timeoutMs: 300 });
+  });
+  it('keeps the defaults with a warning naming the variable for a value that is not a positive integer', () => {
+    const r = loadConfig({ OTEL_METRIC_EXPORT_TIMEOUT: '5s' });
+    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 60_000, timeoutMs: 30_000 });
+    expect(r.warnings.map((w) => w.variable)).toEqual(['OTEL_METRIC_EXPORT_TIMEOUT']);
+  });
+});

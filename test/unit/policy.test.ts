@@ -27,7 +27,7 @@ function reading(over: Partial<Reading> = {}): Reading {
     oldGenInUse: 10 * MiB,
     heapSignal: 10 * MiB,
     rss: 50 * MiB,
-    rssSignal: 50 * MiB,
+    memorySignal: 50 * MiB,
     gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 5000, burstMajors: 0 },
     ...over,
   };
@@ -42,7 +42,7 @@ function run(readings: Reading[], config = DEFAULTS): { states: PolicyState[]; a
     const e = evaluate(r, state, config);
     state = e.state;
     states.push(state);
-    for (const d of e.decisions) actions.push(d.action === 'none' ? 'none' : `${d.action}:${d.signal}:${d.reason}`);
+    for (const d of e.decisions) actions.push(`${d.action}:${d.signal}:${d.reason}`);
   }
   return { states, actions };
 }
@@ -100,7 +100,7 @@ describe('evaluate', () => {
 
   it('an RSS emergency lies halfway from the RSS line to the memory limit', () => {
     const limit = 1000 * MiB;
-    const r = (f: number) => reading({ memoryLimit: limit, rssSignal: limit * f, rss: limit * f });
+    const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
     expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
   });
 
@@ -139,24 +139,24 @@ describe('evaluate', () => {
 
   it('shuts down on RSS at a percent of the memory limit', () => {
     const limit = 512 * MiB;
-    const r = (f: number) => reading({ memoryLimit: limit, rssSignal: limit * f, rss: limit * f });
+    const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
     expect(run([r(0.5), r(0.81), r(0.9)]).actions).toEqual(['warn:rss:rss-warn', 'shutdown:rss:rss-threshold']);
   });
 
   it('ignores RSS percents when there is no memory limit', () => {
-    expect(run([reading({ rssSignal: 100 * 1024 * MiB })]).actions).toEqual([]);
+    expect(run([reading({ memorySignal: 100 * 1024 * MiB })]).actions).toEqual([]);
   });
 
   it('skips a signal whose reading is missing (a failed source is not zero pressure nor a crash)', () => {
     const r = reading({ memoryLimit: 512 * MiB });
-    delete r.rssSignal;
+    delete r.memorySignal;
     delete r.rss;
     expect(run([r]).actions).toEqual([]);
   });
 
   it('warns on both signals independently in one reading', () => {
     const limit = 512 * MiB;
-    const r = heapAt(0.75, { memoryLimit: limit, rssSignal: limit * 0.85 });
+    const r = heapAt(0.75, { memoryLimit: limit, memorySignal: limit * 0.85 });
     expect(run([r]).actions).toEqual(['warn:heap:heap-warn', 'warn:rss:rss-warn']);
   });
 
@@ -177,7 +177,7 @@ describe('evaluate', () => {
 
   it('with every threshold off, never decides anything', () => {
     const config: PolicyConfig = { heapThreshold: off, heapWarn: off, rssThreshold: off, rssWarn: off };
-    expect(run([heapAt(0.99, { memoryLimit: MiB, rssSignal: 2 * MiB })], config).actions).toEqual([]);
+    expect(run([heapAt(0.99, { memoryLimit: MiB, memorySignal: 2 * MiB })], config).actions).toEqual([]);
   });
 
   it('returns the same state object when nothing changed (cheap steady state)', () => {
@@ -188,7 +188,7 @@ describe('evaluate', () => {
 
 describe('pressureOf', () => {
   it('is the highest signal / shutdown-threshold ratio', () => {
-    const r = reading({ heapSignal: 64 * MiB, memoryLimit: 100 * MiB, rssSignal: 81 * MiB });
+    const r = reading({ heapSignal: 64 * MiB, memoryLimit: 100 * MiB, memorySignal: 81 * MiB });
     const t = resolveThresholds(r, DEFAULTS);
     expect(pressureOf(r, t)).toBeCloseTo(81 / 90, 2);
   });

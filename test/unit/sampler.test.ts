@@ -50,12 +50,11 @@ describe('Sampler', () => {
 
   it('judges RSS by the larger of the process RSS and the cgroup working set (not the usage with page cache)', () => {
     const big = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: cgroup({ limit: 512 * MiB }) }).sample();
-    expect(big.cgroupUsage).toBe(300 * MiB);
     expect(big.cgroupWorkingSet).toBe(250 * MiB);
-    expect(big.rssSignal).toBe(Math.max(big.rss!, 250 * MiB));
+    expect(big.memorySignal).toBe(Math.max(big.rss!, 250 * MiB));
     expect(big.memoryLimit).toBe(512 * MiB);
     const small = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: cgroup({ readUsage: () => ({ usage: MiB, workingSet: MiB }) }) }).sample();
-    expect(small.rssSignal).toBe(small.rss);
+    expect(small.memorySignal).toBe(small.rss);
   });
 
   it('never throws: a failing cgroup leaves its fields missing and the rest of the reading intact', () => {
@@ -68,10 +67,10 @@ describe('Sampler', () => {
       },
     });
     const r = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: broken }).sample();
-    expect(r.cgroupUsage).toBeUndefined();
+    expect(r.cgroupWorkingSet).toBeUndefined();
     expect(r.memoryLimit).toBeUndefined();
     expect(r.heapInUse).toBeGreaterThan(0);
-    expect(r.rssSignal).toBe(r.rss);
+    expect(r.memorySignal).toBe(r.rss);
   });
 
   it('caches the memory limit and re-reads it only every limitRefreshMs', () => {
@@ -83,12 +82,6 @@ describe('Sampler', () => {
     now += 30_000;
     s.sample();
     expect(cg.limitReads).toBe(2);
-  });
-
-  it('reads PSI only from cgroup v2', () => {
-    const v2 = cgroup({ version: 2, readPressure: () => ({ some10: 12.5, full10: 3 }) } as Partial<CgroupSource>);
-    const r = new Sampler({ heapBudget: MiB, gc: gc(), cgroup: v2 }).sample();
-    expect([r.pressureSome10, r.pressureFull10]).toEqual([12.5, 3]);
   });
 });
 

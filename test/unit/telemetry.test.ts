@@ -7,9 +7,9 @@ import { AggregationTemporality, MetricReader, type GaugeMetricData, type Resour
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { DEFAULTS } from '../../src/config';
-import { startTelemetry, type TelemetryHandle, type TelemetrySnapshot } from '../../src/telemetry';
+import { startTelemetry, type TelemetryHandle } from '../../src/telemetry';
 import { appServiceName } from '../../src/telemetry/resource';
-import type { Config, PressureEvent, Reading } from '../../src/types';
+import type { Config, PressureEvent, Reading, Snapshot } from '../../src/types';
 
 /** A reader that exports nothing on its own: the test calls `collect()`. */
 class TestReader extends MetricReader {
@@ -40,12 +40,12 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   heapNextGc: 15_000_008,
   rss: 60_000_009,
   memoryLimit: 500_000_010,
-  rssSignal: 61_000_011,
+  memorySignal: 61_000_011,
   gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, burstMajors: 0 },
   ...over,
 });
 
-const snapshot = (r: Reading): TelemetrySnapshot => ({
+const snapshot = (r: Reading): Snapshot => ({
   reading: r,
   thresholds: { heap: { warn: 91_000_000, shutdown: 104_000_000 }, rss: { warn: 400_000_000, shutdown: 450_000_000 } },
   state: 'warn',
@@ -68,7 +68,7 @@ function gauges(rm: ResourceMetrics): Map<string, { unit: string; points: Point[
 }
 
 const handles: TelemetryHandle[] = [];
-async function start(snap: () => TelemetrySnapshot | undefined, over: Partial<Config> = {}, opts = {}) {
+async function start(snap: () => Snapshot | undefined, over: Partial<Config> = {}, opts = {}) {
   const reader = new TestReader();
   const lines: string[] = [];
   let calls = 0;
@@ -113,7 +113,7 @@ describe('oomguard gauges', () => {
       ['oomguard.heap.budget', r.heapBudget, 'By'],
       ['oomguard.heap.signal', r.heapSignal, 'By'],
       ['oomguard.memory.rss', r.rss!, 'By'],
-      ['oomguard.memory.signal', r.rssSignal!, 'By'],
+      ['oomguard.memory.signal', r.memorySignal!, 'By'],
       ['oomguard.memory.limit', r.memoryLimit!, 'By'],
       ['oomguard.pressure', 0.0769, '1'],
       ['oomguard.state', 1, '1'],
@@ -151,7 +151,7 @@ describe('oomguard gauges', () => {
 
   it('leave out oomguard.memory.limit, rss and next_gc when the reading has none, and off thresholds', async () => {
     const r = reading({ memoryLimit: undefined, rss: undefined, heapNextGc: undefined });
-    const snap: TelemetrySnapshot = { ...snapshot(r), thresholds: { heap: { warn: 5, shutdown: 6 }, rss: {} }, state: 'ok' };
+    const snap: Snapshot = { ...snapshot(r), thresholds: { heap: { warn: 5, shutdown: 6 }, rss: {} }, state: 'ok' };
     const { reader } = await start(() => snap);
     const g = gauges((await reader.collect()).resourceMetrics);
     expect(g.get('oomguard.memory.limit')?.points ?? []).toEqual([]);
@@ -163,7 +163,7 @@ describe('oomguard gauges', () => {
 
   it('report nothing (and do not fail the collect) before the first reading or when the source throws', async () => {
     for (const snap of [() => undefined, () => { throw new Error('boom'); }]) {
-      const { reader } = await start(snap as () => TelemetrySnapshot | undefined);
+      const { reader } = await start(snap as () => Snapshot | undefined);
       const { resourceMetrics, errors } = await reader.collect();
       expect(errors).toEqual([]);
       const g = gauges(resourceMetrics);
@@ -255,22 +255,19 @@ describe('startTelemetry', () => {
   ])('a busy port (parent pid %s) gives exactly one line and no endpoint', async (parent, line) => {
     const first = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
     const port = first.handle.metricsPort!;
-    const env = parent ? { OOMGUARD_PARENT_PID: parent } : {};
-    const second = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } }, { env });
+    const second = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } }, { parentPid: parent });
     expect(second.handle.metricsPort).toBeUndefined();
     expect(second.lines).toHaveLength(1);
     expect(second.lines[0]).toMatch(line);
   });
 
-  it('accepts an OTEL_METRIC_EXPORT_INTERVAL shorter than the default export timeout', async () => {
+  it('starts OTLP metrics with an export interval shorter than the default export timeout', async () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://127.0.0.1:9';
-    process.env.OTEL_METRIC_EXPORT_INTERVAL = '300';
     try {
-      const { lines } = await start(() => snapshot(reading()), { otlp: true });
+      const { lines } = await start(() => snapshot(reading()), { otlp: true, otlpExport: { intervalMs: 300, timeoutMs: 300 } });
       expect(lines).toEqual([]);
     } finally {
       delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-      delete process.env.OTEL_METRIC_EXPORT_INTERVAL;
     }
   });
 
@@ -283,7 +280,7 @@ describe('startTelemetry', () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
     try {
       const { handle } = await start(() => snapshot(reading()), { otlp: true });
-      handle.recordEvent({ level: 'warn', signal: 'heap', reason: 'r', value: 1, threshold: 1, pressure: 1, reading: reading(), thresholds: snapshot(reading()).thresholds });
+      handle.recordEvent({ level: 'warn', signal: 'heap', reason: 'heap-warn', value: 1, threshold: 1, pressure: 1, reading: reading(), thresholds: snapshot(reading()).thresholds });
       const t0 = Date.now();
       await handle.flush(300);
       const took = Date.now() - t0;
