@@ -33,7 +33,7 @@ function warnings(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[]
 }
 
 describe('defaults', () => {
-  it('resolves an empty environment to DEFAULTS: the DESIGN.md values, but a 75% heap threshold (README: why not 80%)', () => {
+  it('resolves an empty environment to DEFAULTS (75% heap threshold: docs/heap-model.md says why)', () => {
     const result = loadConfig({});
     expect(result).toMatchObject({ ok: true, warnings: [] });
     expect(config({})).toEqual(DEFAULTS);
@@ -50,6 +50,7 @@ describe('defaults', () => {
       action: 'auto',
       metrics: { enabled: true, host: undefined, port: 9464 },
       otlp: false,
+      otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
     });
   });
