@@ -6,88 +6,169 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { root, run, tool } from '../helpers/prometheus';
 
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  restart?: string;
+  healthcheck?: unknown;
+  mem_limit?: string;
+  environment?: Record<string, string> | string[];
+  command?: string[];
+  volumes?: (string | { source?: string; type?: string })[];
+}
+const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+const compose = parse(composeText) as { services: Record<string, ComposeService> };
+
 /**
- * Components of the otelcol-contrib distribution that this repository's collector config may
- * use, by kind. Source: open-telemetry/opentelemetry-collector-releases,
- * distributions/otelcol-contrib/manifest.yaml at commit 008cde8ca78cc0286ee3f0de92fa95e1641a445a
- * (components v0.136.0, the image tag pinned in docker-compose.yml). Only the entries relevant
- * here are listed; add one (with its module from that manifest) before using it.
+ * Configuration keys of the contrib release pinned in docker-compose.yml, per component type,
+ * read from the components' Config structs (sources and commits in the file itself).
  */
-const contrib: Record<string, Record<string, string>> = {
-  receivers: {
-    otlp: 'go.opentelemetry.io/collector/receiver/otlpreceiver',
-    prometheus: 'github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver',
-    hostmetrics: 'github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver',
-  },
-  processors: {
-    memory_limiter: 'go.opentelemetry.io/collector/processor/memorylimiterprocessor',
-    batch: 'go.opentelemetry.io/collector/processor/batchprocessor',
-    resourcedetection: 'github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor',
-    resource: 'github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor',
-    filter: 'github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor',
-  },
-  exporters: {
-    prometheus: 'github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter',
-    prometheusremotewrite: 'github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter',
-    debug: 'go.opentelemetry.io/collector/exporter/debugexporter',
-    otlp: 'go.opentelemetry.io/collector/exporter/otlpexporter',
-    otlphttp: 'go.opentelemetry.io/collector/exporter/otlphttpexporter',
-  },
-  extensions: {
-    health_check: 'github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension',
-    pprof: 'github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension',
-    zpages: 'go.opentelemetry.io/collector/extension/zpagesextension',
-  },
+type KeySpec = true | { enum: string[] } | { [key: string]: KeySpec };
+interface ComponentKeys {
+  module: string;
+  source: string;
+  deprecated?: Record<string, string>;
+  keys: Record<string, KeySpec>;
+}
+const keyTable = JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'operator', 'collector-keys.json'), 'utf8')) as {
+  release: string;
+  image: string;
+  components: Record<'receivers' | 'processors' | 'exporters' | 'connectors' | 'extensions', Record<string, ComponentKeys>>;
+  service: { keys: Record<string, KeySpec> };
 };
 
+/** Every key path of `value` that `spec` does not allow, with why. */
+function unknownKeys(value: unknown, spec: KeySpec, path: string): string[] {
+  if (spec === true) return [];
+  if ('enum' in spec && Array.isArray(spec.enum)) {
+    return spec.enum.includes(value as string) ? [] : [`${path}: ${JSON.stringify(value)} is not one of ${spec.enum.join(', ')}`];
+  }
+  const s = spec as Record<string, KeySpec>;
+  if (s['[]']) {
+    if (!Array.isArray(value)) return [`${path}: expected a list`];
+    return value.flatMap((v, i) => unknownKeys(v, s['[]']!, `${path}[${i}]`));
+  }
+  if (value === null || value === undefined) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a mapping`];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
+    const sub = s[k] ?? s['*'];
+    return sub ? unknownKeys(v, sub, `${path}.${k}`) : [`${path}.${k}: not a key of this component in ${keyTable.release}`];
+  });
+}
+
+type Kind = 'receivers' | 'processors' | 'exporters' | 'connectors' | 'extensions';
+const kinds: Kind[] = ['receivers', 'processors', 'exporters', 'connectors', 'extensions'];
 type Section = Record<string, Record<string, unknown> | null>;
-interface CollectorConfig {
-  receivers: Section;
-  processors: Section;
-  exporters: Section;
-  extensions: Section;
+type CollectorConfig = Record<Kind, Section> & {
   service: {
     extensions: string[];
     pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }>;
+    telemetry?: unknown;
   };
-}
+};
 const collectorText = readFileSync(join(root, 'otel-collector', 'config.yaml'), 'utf8');
 const collector = parse(collectorText) as CollectorConfig;
 /** `memory_limiter/2` is an instance of the type `memory_limiter`. */
 const typeOf = (id: string): string => id.split('/')[0]!;
 
 describe('otel-collector/config.yaml', () => {
-  it('names only components it defines, and defines only components of the contrib distribution', () => {
-    const kinds = ['receivers', 'processors', 'exporters'] as const;
-    for (const [name, p] of Object.entries(collector.service.pipelines)) {
-      for (const kind of kinds) {
+  it('uses only keys the pinned release’s component configuration structs accept (and no deprecated one)', () => {
+    const problems: string[] = [];
+    for (const kind of kinds) {
+      for (const [id, cfg] of Object.entries(collector[kind] ?? {})) {
+        const known = keyTable.components[kind][typeOf(id)];
+        if (!known) {
+          problems.push(`${kind}.${id}: no component of type ${typeOf(id)} in the key table`);
+          continue;
+        }
+        problems.push(...unknownKeys(cfg ?? {}, known.keys, `${kind}.${id}`));
+        for (const key of Object.keys(known.deprecated ?? {})) if (cfg && key in cfg) problems.push(`${kind}.${id}.${key}: deprecated (${known.deprecated![key]})`);
+      }
+    }
+    problems.push(...unknownKeys(collector.service, keyTable.service.keys, 'service'));
+    expect(problems).toEqual([]);
+  });
+
+  it('the key check catches a misspelled, a deprecated and a removed key (it can fail)', () => {
+    const spec = keyTable.components.processors.memory_limiter!.keys;
+    expect(unknownKeys({ limit_mb: 400 }, spec, 'processors.memory_limiter')).toEqual([`processors.memory_limiter.limit_mb: not a key of this component in ${keyTable.release}`]);
+    const prom = keyTable.components.exporters.prometheus!;
+    expect(unknownKeys({ translation_strategy: 'UnderscoreEscaping' }, prom.keys, 'exporters.prometheus')[0]).toMatch(/is not one of/);
+    expect(Object.keys(prom.deprecated ?? {})).toEqual(expect.arrayContaining(['add_metric_suffixes', 'resource_to_telemetry_conversion']));
+    expect(unknownKeys({ logs: { x: { conditions: ['true'], attribute: [] } } }, keyTable.components.connectors.count!.keys, 'c')).toEqual([`c.logs.x.attribute: not a key of this component in ${keyTable.release}`]);
+  });
+
+  it('pins the same release in docker-compose.yml as the key table was read from', () => {
+    expect(compose.services['otel-collector']!.image).toBe(keyTable.image);
+    expect(keyTable.image).toBe(`otel/opentelemetry-collector-contrib:${keyTable.release}`);
+  });
+
+  it('names only components it defines, in pipelines of the right kind', () => {
+    const pipelines = collector.service.pipelines;
+    for (const [name, p] of Object.entries(pipelines)) {
+      for (const kind of ['receivers', 'processors', 'exporters'] as const) {
         expect(p[kind].length, `${name}.${kind}`).toBeGreaterThan(0);
-        for (const id of p[kind]) expect(Object.keys(collector[kind]), `${name} uses ${kind} ${id}`).toContain(id);
+        for (const id of p[kind]) {
+          const defined = Object.keys(collector[kind] ?? {}).includes(id) || (kind !== 'processors' && Object.keys(collector.connectors ?? {}).includes(id));
+          expect(defined, `${name} uses ${kind} ${id}`).toBe(true);
+        }
       }
     }
     for (const id of collector.service.extensions) expect(Object.keys(collector.extensions)).toContain(id);
-    for (const kind of [...kinds, 'extensions'] as const) {
-      for (const id of Object.keys(collector[kind])) expect(Object.keys(contrib[kind]!), `${kind} ${id}`).toContain(typeOf(id));
+    // A connector is the exporter of one pipeline and the receiver of another.
+    for (const id of Object.keys(collector.connectors ?? {})) {
+      expect(Object.values(pipelines).some((p) => p.exporters.includes(id)), `${id} as exporter`).toBe(true);
+      expect(Object.values(pipelines).some((p) => p.receivers.includes(id)), `${id} as receiver`).toBe(true);
     }
   });
 
-  it('has separate metrics, traces and logs pipelines fed by OTLP, and scrapes the agent', () => {
+  it('counts the agent’s shutdown and warning log records into metrics that reach the Prometheus exporter', () => {
+    const count = collector.connectors['count/oomguard'] as { logs: Record<string, { conditions: string[]; attributes: { key: string }[] }> };
+    expect(count.logs['oomguard.shutdowns']!.conditions).toEqual(['attributes["oomguard.level"] == "shutdown"']);
+    expect(count.logs['oomguard.shutdowns']!.attributes.map((a) => a.key)).toEqual(['oomguard.reason', 'oomguard.signal']);
+    expect(count.logs['oomguard.warnings']!.conditions).toEqual(['attributes["oomguard.level"] == "warn"']);
     const pipelines = collector.service.pipelines;
-    for (const signal of ['metrics', 'traces', 'logs']) expect(Object.keys(pipelines)).toContain(signal);
-    for (const signal of ['traces', 'logs']) expect(pipelines[signal]!.receivers).toContain('otlp');
-    expect(Object.values(pipelines).some((p) => p.receivers.includes('otlp') && p.exporters.length > 0)).toBe(true);
-    expect(pipelines.metrics!.receivers).toContain('prometheus');
-    const otlp = collector.receivers.otlp as { protocols: Record<string, unknown> };
-    expect(Object.keys(otlp.protocols).sort()).toEqual(['grpc', 'http']);
-    const scrape = (collector.receivers.prometheus as { config: { scrape_configs: { static_configs: { targets: string[] }[] }[] } }).config
-      .scrape_configs;
-    expect(scrape.flatMap((s) => s.static_configs.flatMap((c) => c.targets))).toContain('app:9464');
+    expect(pipelines.logs!.receivers).toContain('otlp');
+    expect(pipelines.logs!.exporters).toContain('count/oomguard');
+    const fromCount = Object.values(pipelines).filter((p) => p.receivers.includes('count/oomguard'));
+    expect(fromCount.flatMap((p) => p.exporters)).toContain('prometheus');
   });
 
-  it('runs memory_limiter first, then resourcedetection and batch, in every pipeline', () => {
-    for (const [name, p] of Object.entries(collector.service.pipelines)) {
-      expect(p.processors.map(typeOf), name).toEqual(['memory_limiter', 'resourcedetection', 'batch']);
+  it('scrapes the agent under the app’s service name, with a scrape config Prometheus itself accepts', async () => {
+    const promtool = tool('promtool');
+    const scrape = (collector.receivers.prometheus as { config: { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] } }).config;
+    expect(scrape.scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets))).toContain('app:9464');
+    const env = compose.services.app!.environment as Record<string, string>;
+    expect(scrape.scrape_configs.map((s) => s.job_name)).toContain(env.OTEL_SERVICE_NAME);
+    if (!promtool) return;
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'oomguard-scrape-'));
+    try {
+      writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(scrape));
+      const r = await run(promtool, ['check', 'config', join(dir, 'prometheus.yml')]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('limits its own memory with a fixed limit below its container limit, memory_limiter first in every pipeline', () => {
+    const ml = collector.processors.memory_limiter as Record<string, number>;
+    expect(ml).not.toHaveProperty('limit_percentage');
+    const containerMiB = Number(/^(\d+)m$/.exec(compose.services['otel-collector']!.mem_limit ?? '')?.[1]);
+    expect(containerMiB).toBeGreaterThan(0);
+    expect(ml.limit_mib).toBeLessThanOrEqual(containerMiB * 0.85);
+    expect(ml.spike_limit_mib).toBeLessThan(ml.limit_mib!);
+    const env = compose.services['otel-collector']!.environment as Record<string, string>;
+    expect(env.GOMEMLIMIT).toBe(`${ml.limit_mib! - ml.spike_limit_mib!}MiB`);
+    for (const [name, p] of Object.entries(collector.service.pipelines)) expect(p.processors[0], name).toBe('memory_limiter');
+  });
+
+  it('keeps the app’s own resource attributes: no system detector, no override', () => {
+    const rd = collector.processors.resourcedetection as { detectors: string[]; override: boolean };
+    expect(rd.detectors).not.toContain('system');
+    expect(rd.override).toBe(false);
   });
 
   it('exports to Prometheus under the agent’s own metric names, plus debug, with the health_check extension', () => {
@@ -96,22 +177,10 @@ describe('otel-collector/config.yaml', () => {
     expect(prom.endpoint).toMatch(/:8889$/);
     expect(collector.exporters).toHaveProperty('debug');
     expect(collector.service.extensions).toContain('health_check');
-    // The remote-write and OTLP forwarding options are there, commented out.
     expect(collectorText).toMatch(/^\s*# prometheusremotewrite:/m);
     expect(collectorText).toMatch(/^\s*# otlp:/m);
   });
 });
-
-interface ComposeService {
-  image?: string;
-  build?: unknown;
-  restart?: string;
-  healthcheck?: unknown;
-  mem_limit?: string;
-  volumes?: (string | { source?: string; type?: string })[];
-}
-const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
-const compose = parse(composeText) as { services: Record<string, ComposeService> };
 
 describe('docker-compose.yml', () => {
   const dockerCompose = tool('docker-compose');
@@ -131,10 +200,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs the app, the contrib collector, Prometheus, Alertmanager and Grafana, every image pinned', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'app', 'grafana', 'otel-collector', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'app', 'grafana', 'load', 'otel-collector', 'prometheus']);
     expect(compose.services['otel-collector']!.image).toMatch(/^otel\/opentelemetry-collector-contrib:/);
     for (const [name, s] of Object.entries(compose.services)) {
-      if (s.build) continue;
+      if (s.build) {
+        expect(s.image, name).toBe('oomguard-demo:local');
+        continue;
+      }
       // A version tag (x.y.z) or a digest; never latest, never a bare major.
       expect(s.image, name).toMatch(/(:v?\d+\.\d+\.\d+([-.][\w.-]+)?|@sha256:[0-9a-f]{64})$/);
     }
@@ -143,13 +215,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives the app a memory limit, a restart policy, the oomguard preload and a health check', () => {
+  it('gives the app a memory limit its heap fits in, a restart policy, the oomguard preload, a data volume and a guard health check', () => {
     const app = compose.services.app!;
     expect(app.build).toBeDefined();
     expect(app.mem_limit).toMatch(/^\d+m$/);
+    const env = app.environment as Record<string, string>;
+    const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS ?? '')?.[1]);
+    expect(heapMiB).toBeLessThanOrEqual(0.75 * Number(app.mem_limit!.slice(0, -1)));
     expect(app.restart).toMatch(/^(always|unless-stopped|on-failure)/);
-    expect(app.healthcheck).toBeDefined();
+    expect(app.healthcheck).toMatchObject({ test: ['CMD', 'node', 'demo/healthcheck.mjs'] });
+    expect(app.volumes).toContain('app-data:/srv/data');
     expect(readFileSync(join(root, 'Dockerfile'), 'utf8')).toMatch(/CMD \["node", "--require", "oomguard\/register", "demo\/app\.mjs"\]/);
+    expect(compose.services.load).toMatchObject({ command: ['node', 'demo/load.mjs'], image: 'oomguard-demo:local' });
     for (const name of ['prometheus', 'alertmanager', 'grafana']) expect(compose.services[name]!.healthcheck, name).toBeDefined();
   });
 

@@ -72,15 +72,66 @@ function formatSeconds(seconds: number): string {
 /**
  * Shrinks every duration of an alert-rules file by `factor`, so the production rules (minutes)
  * can be exercised live in seconds without keeping a second copy of them: `for: 5m`,
- * range selectors `[10m]` and the horizon of `predict_linear(v[30m], 3600)` (plain seconds).
- * Subqueries and `offset` are not used by the rules and are not rewritten.
+ * range selectors `[10m]`, `offset 15m` and the horizon of `predict_linear(v[30m], 3600)`
+ * (plain seconds). Subqueries are not used by the rules and are not rewritten.
  */
 export function scaleRuleDurations(rulesYaml: string, factor: number): string {
   const scale = (n: string, unit: string): string => formatSeconds((Number(n) * (unitSeconds[unit] ?? NaN)) / factor);
   return rulesYaml
     .replace(/^(\s*for:\s*)(\d+)(ms|s|m|h|d|w)\s*$/gm, (_m, pre: string, n: string, u: string) => `${pre}${scale(n, u)}`)
     .replace(/\[(\d+)(ms|s|m|h|d|w)\]/g, (_m, n: string, u: string) => `[${scale(n, u)}]`)
+    .replace(/\boffset (\d+)(ms|s|m|h|d|w)\b/g, (_m, n: string, u: string) => `offset ${scale(n, u)}`)
     .replace(/(predict_linear\([^()]*\[[^\]]+\],\s*)(\d+(?:\.\d+)?)\)/g, (_m, pre: string, n: string) => `${pre}${Number(n) / factor})`);
+}
+
+/**
+ * The agent's metric names (suffix-free: its own /metrics, or a collector exporting with
+ * UnderscoreEscapingWithoutSuffixes) and the names the same metrics get with unit and type
+ * suffixes (the default translation of most collectors, Prometheus' own OTLP ingestion and
+ * remote-write pipelines): `By` -> `_bytes`, unit `1` gauges -> `_ratio`, `s` -> `_seconds`,
+ * counters -> `_total`. Units from docs/metrics.md.
+ */
+export const SUFFIXED_NAMES: Readonly<Record<string, string>> = {
+  oomguard_pressure: 'oomguard_pressure_ratio',
+  oomguard_state: 'oomguard_state_ratio',
+  oomguard_heap_in_use: 'oomguard_heap_in_use_bytes',
+  oomguard_heap_signal: 'oomguard_heap_signal_bytes',
+  oomguard_heap_committed: 'oomguard_heap_committed_bytes',
+  oomguard_heap_released: 'oomguard_heap_released_bytes',
+  oomguard_heap_next_gc: 'oomguard_heap_next_gc_bytes',
+  oomguard_heap_limit: 'oomguard_heap_limit_bytes',
+  oomguard_heap_budget: 'oomguard_heap_budget_bytes',
+  oomguard_threshold: 'oomguard_threshold_bytes',
+  oomguard_memory_rss: 'oomguard_memory_rss_bytes',
+  oomguard_memory_signal: 'oomguard_memory_signal_bytes',
+  oomguard_memory_limit: 'oomguard_memory_limit_bytes',
+  v8js_memory_heap_used: 'v8js_memory_heap_used_bytes',
+  nodejs_eventloop_delay_p50: 'nodejs_eventloop_delay_p50_seconds',
+  nodejs_eventloop_delay_p99: 'nodejs_eventloop_delay_p99_seconds',
+  nodejs_eventloop_delay_max: 'nodejs_eventloop_delay_max_seconds',
+  nodejs_eventloop_utilization: 'nodejs_eventloop_utilization_ratio',
+  v8js_gc_duration_sum: 'v8js_gc_duration_seconds_sum',
+  v8js_gc_duration_count: 'v8js_gc_duration_seconds_count',
+  v8js_gc_duration_bucket: 'v8js_gc_duration_seconds_bucket',
+  oomguard_shutdowns: 'oomguard_shutdowns_total',
+  oomguard_warnings: 'oomguard_warnings_total',
+};
+
+/**
+ * A promtool test file with the metric name at the start of every `series:` string renamed by
+ * `names` (names not in the map stay). Throws if nothing was renamed, so a test of "the other
+ * name set" cannot silently run the same names twice.
+ */
+export function renameTestSeries(testYaml: string, names: Readonly<Record<string, string>>): string {
+  let renamed = 0;
+  const out = testYaml.replace(/^(\s*-\s*series:\s*')([a-zA-Z_:][a-zA-Z0-9_:]*)(\{)/gm, (m, pre: string, name: string, brace: string) => {
+    const to = names[name];
+    if (!to) return m;
+    renamed++;
+    return `${pre}${to}${brace}`;
+  });
+  if (renamed === 0) throw new Error('renameTestSeries: no series renamed');
+  return out;
 }
 
 /**
