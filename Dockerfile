@@ -8,7 +8,7 @@
 # for the app; the app runs as the image's `node` user (uid 1000) and writes only to /srv/data,
 # the one directory it owns (DEMO_LOG points there). Mount a volume on /srv/data to keep it.
 
-FROM node:22.23.3-bookworm-slim AS build
+FROM node:22.23.5-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -18,7 +18,7 @@ COPY src ./src
 # --ignore-scripts: prepack would build a second time.
 RUN npm run build && npm pack --ignore-scripts --pack-destination /tmp
 
-FROM node:22.23.3-bookworm-slim
+FROM node:22.23.5-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /srv
 COPY --from=build /tmp/oomguard-*.tgz /tmp/
