@@ -42,18 +42,18 @@ export const UNIT_ONE = '1';
 export const ATTR_SIGNAL = 'oomguard.signal';
 export const ATTR_LEVEL = 'oomguard.level';
 
-/** Attribute keys carried by the warning / shutdown span and log record. */
+/**
+ * Attribute keys of the warning / shutdown span and log record: the crossing, and the reading
+ * fields that have no gauge (those that have one go under the gauge's name).
+ */
 export const ATTR_REASON = 'oomguard.reason';
 export const ATTR_VALUE = 'oomguard.value';
 export const ATTR_THRESHOLD = 'oomguard.threshold';
 export const ATTR_PRESSURE = 'oomguard.pressure';
 export const ATTR_READING_TIME = 'oomguard.reading.time';
-export const ATTR_HEAP_SIGNAL = 'oomguard.heap.signal';
-export const ATTR_HEAP_BUDGET = 'oomguard.heap.budget';
 export const ATTR_OLD_GEN_IN_USE = 'oomguard.heap.old_gen_in_use';
 export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
 export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
-export const ATTR_MEMORY_SIGNAL = 'oomguard.memory.signal';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
 /** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
 export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {
