@@ -1,5 +1,38 @@
+/**
+ * Who the telemetry is about: the resource on every metric, span and log record, and the agent's
+ * version on its instrumentation scope.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import type { Resource } from '@opentelemetry/resources';
+
+/**
+ * The SDK's default resource (`telemetry.sdk.*`), the app's `service.name` as `appServiceName`
+ * guesses it and `process.pid`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` over both
+ * (the SDK's envDetector reads them), so what an operator sets always wins over a guess.
+ */
+export function buildResource(): Resource {
+  const res = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const fallback = appServiceName();
+  const base = res.defaultResource().merge(
+    res.resourceFromAttributes({
+      ...(fallback ? { 'service.name': fallback } : {}),
+      'process.pid': process.pid,
+    }),
+  );
+  return base.merge(res.detectResources({ detectors: [res.envDetector] }));
+}
+
+/** The agent's own version, for the scope (`otel_scope_version`); undefined if unreadable. */
+export function agentVersion(): string | undefined {
+  try {
+    // From dist/telemetry/ (and src/telemetry/ under the tests), the package root is two up.
+    const pkg = require('../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The app's default `service.name` when `OTEL_SERVICE_NAME` is unset: the `name` of the nearest

@@ -296,7 +296,6 @@ describe('startTelemetry', () => {
 
 describe('appServiceName', () => {
   const dir = mkdtempSync(join(tmpdir(), 'oomguard-svc-'));
-  afterEach(() => {});
   it.each([
     ['the nearest package.json name above the script', { 'pkg/package.json': '{"name":"shop-api"}', 'pkg/src/deep/server.js': '' }, 'pkg/src/deep/server.js', 'shop-api'],
     ['the script name when no package.json has a name', { 'noname/package.json': '{"private":true}', 'noname/worker.mjs': '' }, 'noname/worker.mjs', 'worker'],

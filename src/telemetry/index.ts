@@ -1,0 +1,184 @@
+/**
+ * OpenTelemetry for the guard: observable gauges over the reading the policy last decided on,
+ * the runtime and host instrumentations, a Prometheus endpoint, and (with
+ * `OTEL_EXPORTER_OTLP_*`) OTLP/HTTP push of the warning/shutdown span, its log record and a
+ * final metrics export.
+ *
+ * Everything here is private to the agent: its own MeterProvider, TracerProvider and
+ * LoggerProvider, never registered as the process-wide globals and no `diag.setLogger`, because
+ * with `@opentelemetry/api` the first global registration wins and a clash silently drops the
+ * host app's own telemetry. Everything it is told comes from `Config`; only the OTel exporters
+ * and resource detector read their own `OTEL_*` variables.
+ *
+ * Importing this folder loads no OpenTelemetry code: the SDK is required inside
+ * `startTelemetry`, which the watcher calls after the guard is armed, so none of it sits on the
+ * app's start-up path.
+ */
+import type { Logger, Tracer } from '@opentelemetry/api';
+import type { MetricReader, MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { Config, PressureEvent } from '../types';
+import * as sc from '../semconv';
+import { bounded, describeError, safe } from '../safely';
+import { emitEvent } from './events';
+import { registerGauges, type TelemetrySource } from './gauges';
+import { startInstrumentations } from './instrumentations';
+import { agentVersion, buildResource } from './resource';
+import { buildMeterProvider, eventProviders, metricReaders, turn, type EventProviders } from './sdk';
+import { closeEndpoint, serveMetrics, type MetricsEndpoint } from './server';
+
+export type { TelemetrySource } from './gauges';
+
+/** What `startTelemetry` returns; every method is safe to call at any time. */
+export interface TelemetryHandle {
+  /**
+   * Warn/shutdown crossing: one log record (eventName `oomguard.warning` / `oomguard.shutdown`,
+   * severity WARN / ERROR) correlated with a span of the same name; both carry the reading,
+   * thresholds, signal, level and limits as attributes. A cleared warning (level `ok`) gives
+   * `oomguard.recovered` at INFO. Without an OTLP endpoint there is nowhere to send them and this
+   * does nothing. Never throws.
+   */
+  recordEvent(event: PressureEvent): void;
+  /** Push spans, logs and a final metrics export (OTLP when configured) within timeoutMs; never rejects. */
+  flush(timeoutMs: number): Promise<void>;
+  /** Remove everything: close the server, stop instrumentations, shut providers down. Never rejects. */
+  shutdown(): Promise<void>;
+  /** The bound Prometheus port, when serving. */
+  readonly metricsPort: number | undefined;
+}
+
+/**
+ * What the agent passes besides `Config`, and test seams (the agent passes only `parentPid`):
+ * extra readers and exporters replace the OTLP ones, and the runtime/host instrumentations can
+ * be left out.
+ */
+export interface TelemetryOptions {
+  /** Extra metric readers, e.g. an in-memory reader whose `collect()` a test calls. */
+  metricReaders?: MetricReader[];
+  /** Span exporter used instead of OTLP. */
+  spanExporter?: SpanExporter;
+  /** Log record exporter used instead of OTLP. */
+  logExporter?: LogRecordExporter;
+  /** Default true: the runtime-node and host-metrics instrumentations feed the same provider. */
+  instrumentations?: boolean;
+  /** The guarded parent's pid when this process is its child (it holds the metrics port). */
+  parentPid?: string | undefined;
+}
+
+/** A handle that does nothing: telemetry off (`OTEL_SDK_DISABLED`, nothing to export) or failed. */
+const INERT: TelemetryHandle = Object.freeze({
+  recordEvent(): void {},
+  async flush(): Promise<void> {},
+  async shutdown(): Promise<void> {},
+  metricsPort: undefined,
+});
+
+/** How long `shutdown()` waits for the providers (a dead collector must not hold it). */
+const SHUTDOWN_BUDGET_MS = 2000;
+
+/**
+ * Start the agent's telemetry. Resolves once the metrics endpoint is listening (or has failed
+ * with one line through `log`); never rejects: any failure gives one line and an inert handle,
+ * because telemetry must never stop the guard from guarding.
+ */
+export async function startTelemetry(
+  config: Config,
+  source: TelemetrySource,
+  log: (line: string) => void,
+  options: TelemetryOptions = {},
+): Promise<TelemetryHandle> {
+  if (config.sdkDisabled) return INERT;
+  const extraReaders = options.metricReaders ?? [];
+  const wantsPush = config.otlp || options.spanExporter !== undefined || options.logExporter !== undefined;
+  if (!config.metrics.enabled && !wantsPush && extraReaders.length === 0) return INERT;
+  // The logger is the caller's; its failure is not ours to raise.
+  const say = (line: string): void => {
+    safe(() => log(line));
+  };
+  try {
+    return await start(config, source, say, options, extraReaders);
+  } catch (err) {
+    say(`oomguard: telemetry off, it failed to start: ${describeError(err)} (the guard still guards)`);
+    return INERT;
+  }
+}
+
+/** Everything a running telemetry holds, for the handle to flush and take down. */
+interface Running extends EventProviders {
+  meterProvider: MeterProvider;
+  otlpReader: MetricReader | undefined;
+  removeGauges: () => void;
+  instrumentations: { disable(): void }[];
+  endpoint: MetricsEndpoint | undefined;
+  tracer: Tracer | undefined;
+  logger: Logger | undefined;
+}
+
+async function start(
+  config: Config,
+  source: TelemetrySource,
+  say: (line: string) => void,
+  options: TelemetryOptions,
+  extraReaders: MetricReader[],
+): Promise<TelemetryHandle> {
+  const metricsSdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+  await turn();
+  const resource = buildResource();
+  const version = agentVersion();
+  const readers = await metricReaders(metricsSdk, config, extraReaders);
+  const meterProvider = buildMeterProvider(metricsSdk, resource, readers.all);
+  const removeGauges = registerGauges(meterProvider.getMeter(sc.SCOPE_NAME, version), source);
+  const instrumentations = options.instrumentations === false ? [] : await startInstrumentations(meterProvider, say);
+  const events = await eventProviders(config, resource, options);
+  const endpoint = readers.prometheus ? await serveMetrics(readers.prometheus, config.metrics, say, options.parentPid) : undefined;
+  return handle({
+    ...events,
+    meterProvider,
+    otlpReader: readers.otlp,
+    removeGauges,
+    instrumentations,
+    endpoint,
+    tracer: events.tracerProvider?.getTracer(sc.SCOPE_NAME, version),
+    logger: events.loggerProvider?.getLogger(sc.SCOPE_NAME, version),
+  });
+}
+
+function handle(running: Running): TelemetryHandle {
+  const { tracerProvider, loggerProvider, meterProvider, otlpReader } = running;
+  let stopped = false;
+  return {
+    metricsPort: running.endpoint?.port,
+    recordEvent(event: PressureEvent): void {
+      if (stopped) return;
+      // Never throw into the watcher; a lost event must not cost the shutdown.
+      safe(() => emitEvent(event, running.tracer, running.logger));
+    },
+    async flush(timeoutMs: number): Promise<void> {
+      if (stopped) return;
+      await settleWithin(timeoutMs, [
+        () => tracerProvider?.forceFlush(),
+        () => loggerProvider?.forceFlush(),
+        () => otlpReader?.forceFlush({ timeoutMillis: Math.max(1, timeoutMs) }),
+      ]);
+    },
+    async shutdown(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      if (running.endpoint) safe(() => closeEndpoint(running.endpoint!));
+      // Each removal is best effort: one that throws must not keep the others from running.
+      for (const instrumentation of running.instrumentations) safe(() => instrumentation.disable());
+      safe(running.removeGauges);
+      await settleWithin(SHUTDOWN_BUDGET_MS, [() => tracerProvider?.shutdown(), () => loggerProvider?.shutdown(), () => meterProvider.shutdown()]);
+    },
+  };
+}
+
+/**
+ * Start every step at once and wait until all have settled or `ms` has passed. Never rejects,
+ * not even when a step throws before returning its promise: flush and shutdown run on the way
+ * out of a process under memory pressure, where nothing may stop the exit.
+ */
+async function settleWithin(ms: number, steps: (() => Promise<unknown> | undefined)[]): Promise<void> {
+  await bounded(Promise.allSettled(steps.map((step) => new Promise((resolve) => resolve(step())))), ms);
+}
