@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULTS,
-  KNOWN_OOMGUARD_VARIABLES,
   OomguardConfigError,
   formatIssue,
   loadConfig,
-  loadConfigOrThrow,
-  optionsJsonSchema,
   type ConfigIssue,
   type StartOptions,
 } from '../../src/config';
+import { KNOWN_OOMGUARD_VARIABLES } from '../../src/options';
 import { EXPECTED } from '../../src/units';
 import type { Config } from '../../src/types';
 
@@ -386,68 +384,15 @@ describe('formatIssue', () => {
   });
 });
 
-describe('loadConfigOrThrow', () => {
-  it('throws OomguardConfigError with code OOMGUARD_INVALID_CONFIG and every issue', () => {
-    let caught: unknown;
-    try {
-      loadConfigOrThrow({ OOMGUARD_EXIT_CODE: '0' }, { pollInterval: '1ms' });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(OomguardConfigError);
-    const error = caught as OomguardConfigError;
+describe('OomguardConfigError', () => {
+  it('has code OOMGUARD_INVALID_CONFIG, every issue of options and environment, and one line per issue', () => {
+    const result = loadConfig({ OOMGUARD_EXIT_CODE: '0' }, { pollInterval: '1ms' });
+    if (result.ok) throw new Error('expected errors');
+    const error = new OomguardConfigError(result.issues);
+    expect(error).toBeInstanceOf(Error);
     expect(error.code).toBe('OOMGUARD_INVALID_CONFIG');
     expect(error.issues.map((issue) => issue.variable)).toEqual(['options.pollInterval', 'OOMGUARD_EXIT_CODE']);
     expect(error.message.split('\n')).toEqual(error.issues.map(formatIssue));
-  });
-
-  it('returns the config and the warnings when valid', () => {
-    expect(loadConfigOrThrow({ OOMGUARD_HEAP_TRESHOLD: '1' })).toMatchObject({ config: DEFAULTS, warnings: [{ variable: 'OOMGUARD_HEAP_TRESHOLD' }] });
-  });
-});
-
-describe('optionsJsonSchema', () => {
-  // The schema is for tooling; it must agree with loadConfig on the forms it can express.
-  async function validator(): Promise<(data: unknown) => boolean> {
-    const mod = await import('ajv/dist/2020.js');
-    // CJS interop: the class is `default` (of the namespace or of its `default`).
-    const Ajv2020 = ((mod as { default: unknown }).default as { default?: unknown }).default ?? (mod as { default: unknown }).default;
-    const ajv = new (Ajv2020 as typeof import('ajv/dist/2020.js').default)({ strict: false });
-    return ajv.compile(optionsJsonSchema()) as (data: unknown) => boolean;
-  }
-
-  it.each<StartOptions>([
-    {},
-    { heapThreshold: '512MiB', heapWarn: '400 mib', rssThreshold: '1.5GB', rssWarn: '1_000_000_000' },
-    { heapThreshold: '80%', heapWarn: '72.5 %', rssThreshold: 'OFF', rssWarn: false },
-    { heapThreshold: 2 * GiB, pollInterval: '250ms', shutdownTimeout: 5000 },
-    { pollInterval: '1.5s', shutdownTimeout: '2m', exitCode: 3, action: 'signal', enabled: 'yes', strict: true },
-    { metrics: 'none', metricsHost: '::1', metricsPort: '0', otlp: true, sdkDisabled: 'false' },
-    { heapThreshold: '512Mi', rssThreshold: '1G', heapWarn: '400M', rssWarn: '900000k' },
-  ])('accepts what loadConfig accepts: %j', async (options) => {
-    expect(loadConfig({}, options).ok).toBe(true);
-    expect((await validator())(options)).toBe(true);
-  });
-
-  it.each<Record<string, unknown>>([
-    { heapThreshold: '512m' },
-    { heapThreshold: 'lots' },
-    { heapThreshold: '-1GiB' },
-    { heapThreshold: '1e9' },
-    { heapThreshold: true },
-    { pollInterval: '1000' },
-    { pollInterval: '5d' },
-    { exitCode: 0 },
-    { exitCode: 2.5 },
-    { action: 'kill' },
-    { metrics: 'otlp' },
-    { metricsPort: 70000 },
-    { enabled: 'ture' },
-    { heapTreshold: '80%' },
-  ])('rejects a form loadConfig rejects or warns about: %j', async (options) => {
-    const result = loadConfig({}, options as StartOptions);
-    expect(result.ok === false || result.warnings.length > 0).toBe(true);
-    expect((await validator())(options)).toBe(false);
   });
 });
 
