@@ -7,7 +7,7 @@
  * memory protection off.
  */
 
-import type { ConfigIssue } from './config';
+import type { ConfigIssue } from './issues';
 
 /** Any name within this many edits is a candidate; longer names allow one more per 5 letters. */
 const MIN_EDITS = 2;

@@ -196,8 +196,7 @@ const ROWS = {
     variable: 'OOMGUARD_POLL_INTERVAL',
     form: FORMS.duration,
     resolved: (c) => c.pollIntervalMs,
-    forms: 'duration, at least `10ms`',
-    doc: 'time between two readings; past a warn line the guard polls 4x faster, and it also checks after every major GC',
+    doc: 'time between two readings, at least `10ms`; past a warn line the guard polls 4x faster, and it also checks after every major GC',
   },
   shutdownTimeout: {
     variable: 'OOMGUARD_SHUTDOWN_TIMEOUT',

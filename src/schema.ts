@@ -11,7 +11,7 @@
  */
 
 import type * as Zod from 'zod';
-import { EXPECTED, fail, type ParseResult } from './units';
+import { fail, type ParseResult } from './units';
 import { OPTION, OPTIONS, type OptionName, type OptionSpec } from './options';
 
 type Z = typeof Zod.z;
@@ -25,11 +25,15 @@ function z(): Z {
   return (zod ??= (require('zod') as typeof Zod).z);
 }
 
-/** The description an editor shows for an option: its variable, default and meaning, as plain text. */
+/** Markdown as plain text: links to this repository's docs dropped, code marks removed. */
+function plain(markdown: string): string {
+  return markdown.replace(/ *\(\[[^\]]*\]\([^)]*\)\)/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replaceAll('`', '');
+}
+
+/** The description an editor shows for an option: its variable(s), meaning and expected form. */
 function description(spec: OptionSpec): string {
-  const plain = (markdown: string): string => markdown.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replaceAll('`', '');
   const variables = [spec.variable, ...(spec.alsoVariables ?? [])].join(', ');
-  return `${variables}. ${plain(spec.doc)}. Forms: ${plain(spec.forms ?? spec.form.docs)}.`;
+  return `${variables}: ${plain(spec.doc)}. Expected ${spec.form.expected}.`;
 }
 
 /**
@@ -102,7 +106,9 @@ export function optionsJsonSchema(): Readonly<Record<string, unknown>> {
   jsonSchema = Object.freeze({
     ...json,
     title: 'oomguard start() options',
-    description: `The options of oomguard's start(); each option wins over its environment variable. A string takes the variable's form; a number is bytes for a threshold and milliseconds for a duration. ${EXPECTED.threshold}; ${EXPECTED.duration}.`,
+    description:
+      "The options of oomguard's start() (docs/configuration.md). Each wins over its environment variable; a string " +
+      'takes the variable\'s form, a number is bytes for a threshold and milliseconds for a duration, false turns a threshold off.',
   });
   return jsonSchema;
 }
