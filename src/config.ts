@@ -17,12 +17,10 @@ import { parseHttpUrl } from './parsers';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
-import { showValue, type ConfigIssue } from './issues';
-import { Reader, type ConfigSource, type Picked, type Severity } from './reader';
+import { Reader, showValue, type ConfigIssue, type ConfigSource, type Picked, type Severity } from './reader';
 
 export type { StartOptions } from './options';
-export { formatIssue, OomguardConfigError, type ConfigIssue } from './issues';
-export type { ConfigSource } from './reader';
+export { formatIssue, OomguardConfigError, type ConfigIssue, type ConfigSource } from './reader';
 
 /** The outcome of {@link loadConfig}. */
 export type LoadConfigResult =
@@ -83,7 +81,7 @@ export const DEFAULTS: Config = Object.freeze({
  */
 export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): LoadConfigResult {
   const given = givenOptions(options);
-  // zod (in schema.ts) is loaded here only: the preload passes no options.
+  // zod loads here only, for a program's start(options): the preload passes none.
   const reader = new Reader(env, given, Object.keys(given).length > 0 ? checkOptions(given) : new Map());
   const strict = reader.read('strict', DEFAULTS.strict);
   const enabled = reader.read('enabled', DEFAULTS.enabled);

@@ -7,7 +7,7 @@
  * memory protection off.
  */
 
-import type { ConfigIssue } from './issues';
+import type { ConfigIssue } from './reader';
 
 /** Any name within this many edits is a candidate; longer names allow one more per 5 letters. */
 const MIN_EDITS = 2;
