@@ -16,7 +16,7 @@ import { openCgroup } from './cgroup';
 import { readMemoryLimit } from './sampler';
 import { resolveThresholds } from './policy';
 import { formatBytes } from './units';
-import { OPTIONS, type OptionSpec } from './options';
+import { FORMS, OPTIONS, type OptionSpec } from './options';
 import { optionsJsonSchema } from './schema';
 import type { Config, Reading } from './types';
 
@@ -94,7 +94,7 @@ function label(option: string): string {
 
 /** One option as configured, and in bytes where it is a threshold: `75% -> 1.5GiB`. */
 function resolvedValue(spec: OptionSpec, r: DoctorReport & { config: Config; thresholds: NonNullable<DoctorReport['thresholds']> }): string {
-  const shown = spec.form.show(spec.resolved(r.config) as never);
+  const shown = FORMS[spec.form].show(spec.resolved(r.config) as never);
   const threshold = /^(heap|rss)(Threshold|Warn)$/.exec(spec.option);
   if (!threshold) return shown;
   const bytes = r.thresholds[threshold[1] as 'heap' | 'rss'][threshold[2] === 'Warn' ? 'warn' : 'shutdown'];

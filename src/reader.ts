@@ -7,7 +7,7 @@
  */
 
 import type { ParseResult } from './units';
-import { OPTION, type OptionName } from './options';
+import { FORMS, OPTION, type OptionName } from './options';
 
 /** One problem with one variable or option, worded so a human can fix it. */
 export interface ConfigIssue {
@@ -96,7 +96,7 @@ export class Reader {
     if (verdict) return this.from(name, { source: 'option', raw: this.options[name], variable: `options.${name}`, result: verdict });
     const value = this.env[spec.variable];
     if (value !== undefined && value.trim() !== '') {
-      return this.from(name, { source: 'env', raw: value, variable: spec.variable, result: spec.form.parse(value as never) });
+      return this.from(name, { source: 'env', raw: value, variable: spec.variable, result: FORMS[spec.form].parse(value as never) });
     }
     return this.from(name, { source: 'default', variable: spec.variable });
   }

@@ -4,15 +4,52 @@
  * schema` prints for editors and CI checks. One schema for both, so what an editor accepts and
  * what `start()` accepts come from the same rows.
  *
- * zod stays off every start-up path: `require('zod')` takes 55-150 ms on the development machine
- * (docs/configuration.md, "Why the parsers are hand-written"), several times the agent's whole
- * start-up, so it is required on the first call here, never on import. The preload passes no
- * options and never calls in; a program that calls `start(options)` pays it once, at that call.
+ * zod stays off every start-up path: `require('zod')` takes 45-90 ms on the development machine
+ * (docs/configuration.md, "Why the parsers are hand-written, and where zod runs"), ten times what
+ * the preload spends on configuration, so it is required on the first call here, never on
+ * import. The preload passes no options and never calls in; a program that calls
+ * `start(options)` pays it once, at that call (57 ms measured, schema and check included).
  */
 
 import type * as Zod from 'zod';
-import { fail, type ParseResult } from './units';
-import { OPTION, OPTIONS, type OptionName, type OptionSpec } from './options';
+import { MAX_DURATION_MS, MAX_SIZE, MIN_THRESHOLD_BYTES, fail, type ParseResult } from './units';
+import { ACTIONS, BOOLEAN_WORDS } from './parsers';
+import { FORMS, OPTION, OPTIONS, type FormName, type OptionName, type OptionSpec } from './options';
+
+/** The JS types a form takes in `start()`, each with its JSON Schema (pattern, range, examples). */
+type JsonForms = Partial<Record<'string' | 'number' | 'boolean', Readonly<Record<string, unknown>>>>;
+
+// A pattern checks the form only (ranges such as "at least 1MiB" are the parsers'), and never
+// refuses what a parser accepts: a schema stricter than start() would fail a CI check of
+// settings that work. JSON Schema has no case-insensitive flag, hence anyCase(); `examples`
+// are what editors offer to complete.
+const DIGITS = String.raw`\d(?:_?\d)*`;
+const NUMBER = String.raw`\+?(?=\.?\d)(?:${DIGITS})?(?:\.(?:${DIGITS})?)?`;
+const SIZE_UNIT = String.raw`(?:[bB](?:[yY][tT][eE][sS]?)?|[kKmMgGtTpP][iI]?[bB]|[kKmMgGtTpP][iI]|[kKMGTP])`;
+const anyCase = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+const trimmed = (body: string, examples?: readonly string[]) => ({ pattern: String.raw`^\s*(?:${body})\s*$`, ...(examples && { examples }) });
+const words = (list: readonly string[], examples = list) => trimmed(list.map(anyCase).join('|'), examples);
+const BOOLEANS = [...BOOLEAN_WORDS.true, ...BOOLEAN_WORDS.false];
+const range = (minimum: number, maximum: number) => ({ minimum, maximum });
+const integer = (minimum: number, maximum: number) => ({ type: 'integer', ...range(minimum, maximum) });
+
+/** What each form takes in `start()`; built on first use, so the preload never builds it. */
+const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
+  threshold: {
+    string: trimmed(String.raw`${anyCase('off')}|${NUMBER}[ \t]*%|${NUMBER}[ \t]*${SIZE_UNIT}?`, ['75%', '512MiB', 'off']),
+    number: range(MIN_THRESHOLD_BYTES, MAX_SIZE),
+    boolean: { const: false },
+  },
+  duration: { string: trimmed(String.raw`${NUMBER}[ \t]*(?:[mM][sS]|[sSmMhH])`, ['250ms', '1s', '2m']), number: range(0, MAX_DURATION_MS) },
+  boolean: { boolean: {}, string: words(BOOLEANS) },
+  exitCode: { number: integer(1, 125), string: trimmed(String.raw`\d+`) },
+  action: { string: words(ACTIONS) },
+  metrics: { string: words(['prometheus', 'none', ...BOOLEANS], ['prometheus', 'none']), boolean: {} },
+  host: { string: {} },
+  port: { number: integer(0, 65535), string: trimmed(String.raw`\d+`) },
+  onOff: { boolean: {} },
+});
+let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 
 type Z = typeof Zod.z;
 type Field = Zod.ZodType<unknown, unknown>;
@@ -33,7 +70,7 @@ function plain(markdown: string): string {
 /** The description an editor shows for an option: its variable(s), meaning and expected form. */
 function description(spec: OptionSpec): string {
   const variables = [spec.variable, ...(spec.alsoVariables ?? [])].join(', ');
-  return `${variables}: ${plain(spec.doc)}. Expected ${spec.form.expected}.`;
+  return `${variables}: ${plain(spec.doc)}. Expected ${FORMS[spec.form].expected}.`;
 }
 
 /**
@@ -45,11 +82,11 @@ function description(spec: OptionSpec): string {
 function field(spec: OptionSpec): Field {
   const { string, number, boolean } = z();
   const base = { string, number, boolean };
-  const branches: Field[] = Object.entries(spec.form.json).map(([type, json]) => base[type as keyof typeof base]().meta(json));
+  const branches: Field[] = Object.entries((forms ??= jsonForms())[spec.form]).map(([type, json]) => base[type as keyof typeof base]().meta(json));
   const input = branches.length === 1 ? branches[0]! : z().union(branches as [Field, Field, ...Field[]]);
   return input
     .transform((raw, ctx) => {
-      const result = spec.form.parse(raw as never);
+      const result = FORMS[spec.form].parse(raw as never);
       if (result.ok) return result.value;
       ctx.issues.push({ code: 'custom', message: result.message, input: raw, params: { expected: result.expected } });
       return z().NEVER;
@@ -85,12 +122,13 @@ export function checkOptions(options: Readonly<Record<string, unknown>>): Map<Op
  */
 function refusal(spec: OptionSpec, raw: unknown, issues: readonly Zod.core.$ZodIssue[]): ParseResult<never> {
   const judged = issues.find((issue) => issue.code === 'custom');
-  if (judged) return fail(judged.message, (judged.params?.expected as string | undefined) ?? spec.form.expected);
-  if (Object.hasOwn(spec.form.json, typeof raw)) {
-    const result = spec.form.parse(raw as never);
+  const form = FORMS[spec.form];
+  if (judged) return fail(judged.message, (judged.params?.expected as string | undefined) ?? form.expected);
+  if (Object.hasOwn((forms ??= jsonForms())[spec.form], typeof raw)) {
+    const result = form.parse(raw as never);
     if (!result.ok) return fail(result.message, result.expected);
   }
-  return fail(`a ${typeof raw} is not accepted here`, spec.form.expected);
+  return fail(`a ${typeof raw} is not accepted here`, form.expected);
 }
 
 /**
