@@ -160,8 +160,17 @@ function main(argv: string[]): number {
     return r.status ?? 1;
   }
   const report = doctor();
-  const json = args.includes('--json');
-  console.log(json ? JSON.stringify({ ...report, optionsSchema: optionsJsonSchema() }, null, 2) : formatReport(report));
+  if (!args.includes('--json')) {
+    console.log(formatReport(report));
+    return report.ok ? 0 : 1;
+  }
+  let optionsSchema: unknown;
+  try {
+    optionsSchema = optionsJsonSchema();
+  } catch (err) {
+    report.warnings.push(`no optionsSchema: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  console.log(JSON.stringify({ ...report, optionsSchema }, null, 2));
   return report.ok ? 0 : 1;
 }
 

@@ -54,12 +54,24 @@ let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 type Z = typeof Zod.z;
 type Field = Zod.ZodType<unknown, unknown>;
 
-let zod: Z | undefined;
+let zod: Z | null | undefined;
 let fields: Readonly<Record<OptionName, Field>> | undefined;
 let jsonSchema: Readonly<Record<string, unknown>> | undefined;
 
-function z(): Z {
-  return (zod ??= (require('zod') as typeof Zod).z);
+/**
+ * zod, or undefined where it cannot be loaded: a copy of the package without its dependencies,
+ * or a bundle that left it out. The guard needs no dependency to guard, so `start(options)`
+ * then checks with the same parsers alone rather than fail.
+ */
+function loadZod(): Z | undefined {
+  if (zod === undefined) {
+    try {
+      zod = (require('zod') as typeof Zod).z;
+    } catch {
+      zod = null;
+    }
+  }
+  return zod ?? undefined;
 }
 
 /** Markdown as plain text: links to this repository's docs dropped, code marks removed. */
@@ -79,24 +91,24 @@ function description(spec: OptionSpec): string {
  * words the reason; zod carries its verdict, so the JSON Schema never promises a type `start()`
  * refuses.
  */
-function field(spec: OptionSpec): Field {
-  const { string, number, boolean } = z();
+function field(z: Z, spec: OptionSpec): Field {
+  const { string, number, boolean } = z;
   const base = { string, number, boolean };
   const branches: Field[] = Object.entries((forms ??= jsonForms())[spec.form]).map(([type, json]) => base[type as keyof typeof base]().meta(json));
-  const input = branches.length === 1 ? branches[0]! : z().union(branches as [Field, Field, ...Field[]]);
+  const input = branches.length === 1 ? branches[0]! : z.union(branches as [Field, Field, ...Field[]]);
   return input
     .transform((raw, ctx) => {
       const result = FORMS[spec.form].parse(raw as never);
       if (result.ok) return result.value;
       ctx.issues.push({ code: 'custom', message: result.message, input: raw, params: { expected: result.expected } });
-      return z().NEVER;
+      return z.NEVER;
     })
     .optional()
     .describe(description(spec));
 }
 
-function schemaFields(): Readonly<Record<OptionName, Field>> {
-  return (fields ??= Object.freeze(Object.fromEntries(OPTIONS.map((spec) => [spec.option, field(spec)]))) as Record<OptionName, Field>);
+function schemaFields(z: Z): Readonly<Record<OptionName, Field>> {
+  return (fields ??= Object.freeze(Object.fromEntries(OPTIONS.map((spec) => [spec.option, field(z, spec)]))) as Record<OptionName, Field>);
 }
 
 /**
@@ -105,30 +117,38 @@ function schemaFields(): Readonly<Record<OptionName, Field>> {
  * mean" warning from `config.ts`, and `undefined` means "not set".
  */
 export function checkOptions(options: Readonly<Record<string, unknown>>): Map<OptionName, ParseResult<unknown>> {
+  const z = loadZod();
   const verdicts = new Map<OptionName, ParseResult<unknown>>();
   for (const [name, raw] of Object.entries(options)) {
     if (raw === undefined || !Object.hasOwn(OPTION, name)) continue;
     const spec = OPTION[name as OptionName];
-    const result = schemaFields()[spec.option].safeParse(raw);
+    if (!z) {
+      verdicts.set(spec.option, plainVerdict(spec, raw));
+      continue;
+    }
+    const result = schemaFields(z)[spec.option].safeParse(raw);
     verdicts.set(spec.option, result.success ? { ok: true, value: result.data } : refusal(spec, raw, result.error.issues));
   }
   return verdicts;
 }
 
+/** The verdict without zod: a type the form takes, then the form's parser. */
+function plainVerdict(spec: OptionSpec, raw: unknown): ParseResult<unknown> {
+  const form = FORMS[spec.form];
+  if (!Object.hasOwn((forms ??= jsonForms())[spec.form], typeof raw)) return fail(`a ${typeof raw} is not accepted here`, form.expected);
+  return form.parse(raw as never);
+}
+
 /**
- * Words a refusal as the environment's errors are worded: the parser's reason when it judged the
- * value; else, for a type the option takes (a number zod refuses, such as NaN or Infinity), the
- * parser's reason for that value; else the type is not accepted.
+ * Words zod's refusal as the environment's errors are worded: the parser's reason when it judged
+ * the value; else the plain verdict's (a type not taken, or a number zod refuses before the
+ * parser runs, such as NaN or Infinity).
  */
 function refusal(spec: OptionSpec, raw: unknown, issues: readonly Zod.core.$ZodIssue[]): ParseResult<never> {
   const judged = issues.find((issue) => issue.code === 'custom');
-  const form = FORMS[spec.form];
-  if (judged) return fail(judged.message, (judged.params?.expected as string | undefined) ?? form.expected);
-  if (Object.hasOwn((forms ??= jsonForms())[spec.form], typeof raw)) {
-    const result = form.parse(raw as never);
-    if (!result.ok) return fail(result.message, result.expected);
-  }
-  return fail(`a ${typeof raw} is not accepted here`, form.expected);
+  if (judged) return fail(judged.message, (judged.params?.expected as string | undefined) ?? FORMS[spec.form].expected);
+  const plain = plainVerdict(spec, raw);
+  return plain.ok ? fail(issues[0]?.message ?? 'this value is not accepted', FORMS[spec.form].expected) : plain;
 }
 
 /**
@@ -139,8 +159,9 @@ function refusal(spec: OptionSpec, raw: unknown, issues: readonly Zod.core.$ZodI
  */
 export function optionsJsonSchema(): Readonly<Record<string, unknown>> {
   if (jsonSchema) return jsonSchema;
-  const schema = z().strictObject(schemaFields());
-  const json = z().toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const z = loadZod();
+  if (!z) throw new Error('the JSON Schema of the options needs the zod package, which cannot be loaded here');
+  const json = z.toJSONSchema(z.strictObject(schemaFields(z)), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   jsonSchema = Object.freeze({
     ...json,
     title: 'oomguard start() options',

@@ -3,9 +3,14 @@
  * its require cache inspected after the preload ran), and `oomguard schema` / `doctor --json`
  * print the options' JSON Schema.
  */
-import { describe, expect, it } from 'vitest';
-import { runChild, why } from '../helpers/child';
-import { dist } from '../helpers/dist';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runChild, tempDir, why } from '../helpers/child';
+import { dist, ROOT } from '../helpers/dist';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
 
 /** Printed by a child after its work: whether any file of the zod package was loaded. */
 const ZOD_LOADED = "console.log(JSON.stringify({ zod: Object.keys(require.cache).some((f) => /[\\\\/]node_modules[\\\\/]zod[\\\\/]/.test(f)) }))";
@@ -45,6 +50,31 @@ describe('zod stays off the start-up path', () => {
   it('loadConfig with start() options does load zod (so the checks above can see it)', async () => {
     const load = `require(${JSON.stringify(dist('config.js'))}).loadConfig(process.env, { pollInterval: '1s' });`;
     expect(await zodLoaded(['-e', `${load} ${ZOD_LOADED}`])).toBe(true);
+  });
+});
+
+describe('start() options where zod cannot be loaded', () => {
+  // Options of every verdict: accepted, refused by a parser, by a rule, by type, NaN.
+  const CASES = [{ heapThreshold: '1GiB', pollInterval: 250 }, { pollInterval: '5ms' }, { enabled: 1 }, { heapThreshold: Number.NaN }, { action: 'kill' }, { otlp: 'yes' }];
+  const script = (pkg: string) =>
+    `const { loadConfig } = require(${JSON.stringify(join(pkg, 'dist', 'config.js'))});` +
+    `let zod = true; try { require.resolve('zod', { paths: [${JSON.stringify(pkg)}] }) } catch { zod = false }` +
+    `console.log(JSON.stringify({ zod, results: ${JSON.stringify(CASES)}.map((o) => loadConfig({}, o)) }))`;
+
+  it('a copy of the package without its dependencies checks start() options with the same parsers and words', async () => {
+    const copy = join(tmp.dir, 'bare', 'node_modules', 'oomguard');
+    mkdirSync(copy, { recursive: true });
+    cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
+    const bare = await runChild({ args: ['-e', script(copy)], timeoutMs: 20_000 });
+    const full = await runChild({ args: ['-e', script(ROOT)], timeoutMs: 20_000 });
+    expect(bare.code, why(bare)).toBe(0);
+    expect(full.code, why(full)).toBe(0);
+    const withoutZod = JSON.parse(bare.stdout) as { zod: boolean; results: unknown[] };
+    const withZod = JSON.parse(full.stdout) as { zod: boolean; results: unknown[] };
+    expect([withoutZod.zod, withZod.zod]).toEqual([false, true]);
+    expect(withoutZod.results).toEqual(withZod.results);
+    expect(withZod.results.map((r) => (r as { ok: boolean }).ok)).toEqual([true, false, false, false, false, true]);
   });
 });
 
