@@ -147,8 +147,13 @@ function main(argv: string[]): number {
     return 0;
   }
   if (args[0] === 'schema' && !help) {
-    console.log(JSON.stringify(optionsJsonSchema(), null, 2));
-    return 0;
+    try {
+      console.log(JSON.stringify(optionsJsonSchema(), null, 2));
+      return 0;
+    } catch (err) {
+      console.error(`oomguard: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
   }
   if (args[0] !== 'doctor' || help) {
     console.log(USAGE);
