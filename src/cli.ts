@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `oomguard doctor`: what the guard would run with here, and why.
+ * `oomguard doctor`: what the guard would run with here, and why. `oomguard schema`: the JSON
+ * Schema of the `start()` options, for editors and CI checks of a deployment's settings.
  *
- * It resolves the configuration from this environment exactly as the preload does, and shows
+ * doctor resolves the configuration from this environment exactly as the preload does, and shows
  * the limits the guard would see from THIS process. Run it the way the service runs (same
  * container, same NODE_OPTIONS with the same --max-old-space-size), or pass the node flags after
  * `--` to have them applied: `oomguard doctor -- --max-old-space-size=512`.
@@ -15,14 +16,19 @@ import { openCgroup } from './cgroup';
 import { readMemoryLimit } from './sampler';
 import { resolveThresholds } from './policy';
 import { formatBytes } from './units';
-import type { Config, Reading, ThresholdSpec } from './types';
+import { FORMS, OPTIONS, type OptionSpec } from './options';
+import { optionsJsonSchema } from './schema';
+import type { Config, Reading } from './types';
 
 const USAGE = `usage: oomguard doctor [--json] [-- <node flags>]
+       oomguard schema
        oomguard --version
 
 doctor   print the resolved configuration, the detected heap budget and memory limit with where
          each came from, and warnings (e.g. a V8 heap that cannot fit in the memory limit).
-         Node flags after -- (e.g. --max-old-space-size=512) are applied as the service would.`;
+         Node flags after -- (e.g. --max-old-space-size=512) are applied as the service would.
+         --json: the same as JSON, with the options' JSON Schema under "optionsSchema".
+schema   print the JSON Schema (draft 2020-12) of the start() options.`;
 
 export interface DoctorReport {
   ok: boolean;
@@ -79,12 +85,32 @@ export function doctor(): DoctorReport {
   return report;
 }
 
-function spec(s: ThresholdSpec): string {
-  return s.kind === 'off' ? 'off' : s.kind === 'percent' ? `${s.percent}%` : formatBytes(s.bytes);
+const LABEL_WIDTH = 19;
+
+/** `heapThreshold` -> `heap threshold`. */
+function label(option: string): string {
+  return option.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`).padEnd(LABEL_WIDTH);
 }
 
-function opt(n: number | undefined): string {
-  return n === undefined ? '-' : formatBytes(n);
+/** One option as configured, and in bytes where it is a threshold: `75% -> 1.5GiB`. */
+function resolvedValue(spec: OptionSpec, r: DoctorReport & { config: Config; thresholds: NonNullable<DoctorReport['thresholds']> }): string {
+  const shown = FORMS[spec.form].show(spec.resolved(r.config) as never);
+  const threshold = /^(heap|rss)(Threshold|Warn)$/.exec(spec.option);
+  if (!threshold) return shown;
+  const bytes = r.thresholds[threshold[1] as 'heap' | 'rss'][threshold[2] === 'Warn' ? 'warn' : 'shutdown'];
+  return `${shown} -> ${bytes === undefined ? '-' : formatBytes(bytes)}`;
+}
+
+function configLines(r: DoctorReport): string[] {
+  if (!r.config || !r.thresholds) return [];
+  const resolved = { ...r, config: r.config, thresholds: r.thresholds };
+  const c = r.config;
+  const endpoint = c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off';
+  return [
+    'configuration  [where each came from]:',
+    ...OPTIONS.map((spec) => `  ${label(spec.option)}${resolvedValue(spec, resolved)}   [${r.sources?.[spec.option] ?? 'default'}]`),
+    `  ${label('metricsEndpoint')}${endpoint}`,
+  ];
 }
 
 export function formatReport(r: DoctorReport): string {
@@ -94,23 +120,7 @@ export function formatReport(r: DoctorReport): string {
     lines.push('configuration: INVALID (the preload would leave the guard off)');
     for (const i of r.issues) lines.push(`  ${i}`);
   }
-  if (r.config && r.thresholds) {
-    const c = r.config;
-    const src = (...names: string[]): string => {
-      const got = names.map((n) => r.sources?.[n]).filter((x): x is string => x !== undefined);
-      return got.length ? `   [${[...new Set(got)].join('/')}]` : '';
-    };
-    lines.push('configuration  [where each came from]:');
-    lines.push(`  enabled            ${c.enabled}${src('enabled')}`);
-    lines.push(`  heap threshold     ${spec(c.heapThreshold)} -> ${opt(r.thresholds.heap.shutdown)}   (warn ${spec(c.heapWarn)} -> ${opt(r.thresholds.heap.warn)})${src('heapThreshold', 'heapWarn')}`);
-    lines.push(`  rss threshold      ${spec(c.rssThreshold)} -> ${opt(r.thresholds.rss.shutdown)}   (warn ${spec(c.rssWarn)} -> ${opt(r.thresholds.rss.warn)})${src('rssThreshold', 'rssWarn')}`);
-    lines.push(`  poll interval      ${c.pollIntervalMs} ms${src('pollInterval')}`);
-    lines.push(`  shutdown timeout   ${c.shutdownTimeoutMs} ms${src('shutdownTimeout')}`);
-    lines.push(`  exit code          ${c.exitCode}${src('exitCode')}`);
-    lines.push(`  action             ${c.action}${src('action')}`);
-    lines.push(`  metrics            ${c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off'}`);
-    lines.push(`  otlp               ${c.otlp ? 'on' : 'off'}`);
-  }
+  lines.push(...configLines(r));
   lines.push('', 'limits:');
   lines.push(`  heap limit         ${formatBytes(r.heap.limit)}   (V8 heap_size_limit)`);
   lines.push(`  heap budget        ${formatBytes(r.heap.budget)}   (${r.heap.budgetSource})`);
@@ -131,13 +141,23 @@ function main(argv: string[]): number {
   const dashdash = argv.indexOf('--');
   const args = dashdash === -1 ? argv : argv.slice(0, dashdash);
   const nodeFlags = dashdash === -1 ? [] : argv.slice(dashdash + 1);
+  const help = args.includes('--help') || args.includes('-h');
   if (args.includes('--version') || args.includes('-v')) {
     console.log(require('../package.json').version);
     return 0;
   }
-  if (args[0] !== 'doctor' || args.includes('--help') || args.includes('-h')) {
+  if (args[0] === 'schema' && !help) {
+    try {
+      console.log(JSON.stringify(optionsJsonSchema(), null, 2));
+      return 0;
+    } catch (err) {
+      console.error(`oomguard: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
+  }
+  if (args[0] !== 'doctor' || help) {
     console.log(USAGE);
-    return args[0] === undefined || args.includes('--help') || args.includes('-h') ? 0 : 64;
+    return args[0] === undefined || help ? 0 : 64;
   }
   if (nodeFlags.length) {
     // Re-run under the service's node flags: V8 fixes its heap size at start-up.
@@ -145,7 +165,17 @@ function main(argv: string[]): number {
     return r.status ?? 1;
   }
   const report = doctor();
-  console.log(args.includes('--json') ? JSON.stringify(report, null, 2) : formatReport(report));
+  if (!args.includes('--json')) {
+    console.log(formatReport(report));
+    return report.ok ? 0 : 1;
+  }
+  let optionsSchema: unknown;
+  try {
+    optionsSchema = optionsJsonSchema();
+  } catch (err) {
+    report.warnings.push(`no optionsSchema: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  console.log(JSON.stringify({ ...report, optionsSchema }, null, 2));
   return report.ok ? 0 : 1;
 }
 

@@ -1,12 +1,13 @@
 /**
- * Pure parsers and formatters for the human forms of configuration values: sizes, percents,
- * thresholds, durations, booleans and exit codes. They never throw: each returns either the
- * value or a short reason plus the expected form, so `config.ts` can name the variable and the
- * operator can fix it in one go. Hand-written on purpose: they run in the preload's start-up
- * path, where `require('zod')` alone costs more than the whole start-up budget (see
- * docs/configuration.md, "Why the parsers are hand-written").
+ * Pure parsers and formatters for the quantities in configuration values: sizes, percents,
+ * thresholds and durations (the word-like forms, booleans, exit codes, ports, hosts, are in
+ * `parsers.ts`). They never throw: each returns either the value or a short reason plus the
+ * expected form, so `config.ts` can name the variable and the operator can fix it in one go.
+ * They are hand-written because they run in the preload, before the app's first line, where
+ * `require('zod')` alone (45-90 ms) costs more than the agent's whole 20 ms start-up budget
+ * (docs/configuration.md, "Why the parsers are hand-written, and where zod runs").
  *
- * The accepted forms are documented in docs/configuration.md; keep the two in step.
+ * The accepted forms are documented in docs/configuration.md.
  */
 
 import type { ThresholdSpec } from './types';
@@ -16,7 +17,7 @@ export type ParseResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly message: string; readonly expected: string };
 
-/** Expected-form texts, shared by the parsers, the error lines and the docs. */
+/** Expected-form texts of every parser (here and in `parsers.ts`), for the error lines and the docs. */
 export const EXPECTED = Object.freeze({
   size: 'a size such as 512MiB, 1.5GB, 512Mi or 1073741824 (bytes)',
   percent: 'a percent above 0% and at most 100%, such as 80% or 72.5%',
@@ -24,30 +25,29 @@ export const EXPECTED = Object.freeze({
   duration: 'a duration with a unit: 250ms, 1s, 1.5s, 2m or 1h',
   boolean: 'true or false (also 1/0, yes/no, on/off)',
   exitCode: 'an integer from 1 to 125',
+  action: 'exit, signal or auto',
+  metrics: 'prometheus or none (or true/false)',
+  port: 'a port from 0 to 65535 (0: an ephemeral port)',
+  host: 'a host name or IP address, without scheme, port or path',
+  url: 'an http:// or https:// URL, such as http://collector:4318',
+  onOff: 'true or false',
 });
 
-/** Binary units: 1024^n (IEC 80000-13), with Kubernetes' two-letter spellings. */
-const KIB = 1024n;
-/** Multi-letter units, matched case-insensitively: `512mb` and `512MB` mean the same. */
+/** SI and binary prefixes in order: `k` is 1000^1 or 1024^1, ..., `p` 1000^5 or 1024^5. */
+const PREFIXES = ['k', 'm', 'g', 't', 'p'] as const;
+/**
+ * Multi-letter units, matched case-insensitively (`512mb` = `512MB`, never bits): `KB`..`PB` are
+ * decimal and `KiB`..`PiB` binary, as IEC 80000-13 defines them; Kubernetes' `Ki`..`Pi` binary.
+ */
 const LONG_UNITS: ReadonlyMap<string, bigint> = new Map([
   ['b', 1n],
   ['byte', 1n],
   ['bytes', 1n],
-  ['kb', 1000n],
-  ['mb', 1000n ** 2n],
-  ['gb', 1000n ** 3n],
-  ['tb', 1000n ** 4n],
-  ['pb', 1000n ** 5n],
-  ['kib', KIB],
-  ['mib', KIB ** 2n],
-  ['gib', KIB ** 3n],
-  ['tib', KIB ** 4n],
-  ['pib', KIB ** 5n],
-  ['ki', KIB],
-  ['mi', KIB ** 2n],
-  ['gi', KIB ** 3n],
-  ['ti', KIB ** 4n],
-  ['pi', KIB ** 5n],
+  ...PREFIXES.flatMap((prefix, i): [string, bigint][] => [
+    [`${prefix}b`, 1000n ** BigInt(i + 1)],
+    [`${prefix}ib`, 1024n ** BigInt(i + 1)],
+    [`${prefix}i`, 1024n ** BigInt(i + 1)],
+  ]),
 ]);
 /**
  * Single-letter units, matched case-sensitively, decimal as in Kubernetes quantities and SI
@@ -55,23 +55,14 @@ const LONG_UNITS: ReadonlyMap<string, bigint> = new Map([
  */
 const SHORT_UNITS: ReadonlyMap<string, bigint> = new Map([
   ['k', 1000n],
-  ['K', 1000n],
-  ['M', 1000n ** 2n],
-  ['G', 1000n ** 3n],
-  ['T', 1000n ** 4n],
-  ['P', 1000n ** 5n],
+  ...PREFIXES.map((prefix, i): [string, bigint] => [prefix.toUpperCase(), 1000n ** BigInt(i + 1)]),
 ]);
 /**
  * Lowercase letters that two conventions read differently: Kubernetes reads `512m` as 0.512
  * bytes (milli), Docker and the JVM (`-Xmx512m`) as 512 MiB. Guessing wrong moves a threshold
  * by a factor of a billion or by 7%, so these are refused with the two unambiguous spellings.
  */
-const AMBIGUOUS_UNITS: ReadonlyMap<string, string> = new Map([
-  ['m', 'M'],
-  ['g', 'G'],
-  ['t', 'T'],
-  ['p', 'P'],
-]);
+const AMBIGUOUS_UNITS: ReadonlySet<string> = new Set(['m', 'g', 't', 'p']);
 
 const DURATION_UNITS: ReadonlyMap<string, bigint> = new Map([
   ['ms', 1n],
@@ -100,7 +91,8 @@ export const MIN_THRESHOLD_BYTES = 1024 * 1024;
  */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
-function fail<T>(message: string, expected: string): ParseResult<T> {
+/** A refusal: why, and what would have been accepted. */
+export function fail<T>(message: string, expected: string): ParseResult<T> {
   return { ok: false, message, expected };
 }
 
@@ -163,8 +155,8 @@ export function parseSize(input: string | number): ParseResult<number> {
   const { unit } = parts;
   const multiplier = unit === '' ? 1n : (SHORT_UNITS.get(unit) ?? LONG_UNITS.get(unit.toLowerCase()));
   if (multiplier === undefined) {
-    const upper = AMBIGUOUS_UNITS.get(unit);
-    if (upper !== undefined) {
+    if (AMBIGUOUS_UNITS.has(unit)) {
+      const upper = unit.toUpperCase();
       return fail(
         `the unit "${unit}" is ambiguous (Kubernetes reads it as milli, Docker and the JVM as binary); ` +
           `write ${upper}iB (1024^n) or ${upper}B (1000^n)`,
@@ -264,42 +256,13 @@ export function parseDuration(input: string | number): ParseResult<number> {
   return { ok: true, value: Number(ms) };
 }
 
-const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
-const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
-
-/** Parses `true/false`, `1/0`, `yes/no`, `on/off` (any case, surrounding spaces ignored). */
-export function parseBoolean(input: string | boolean): ParseResult<boolean> {
-  if (typeof input === 'boolean') return { ok: true, value: input };
-  const word = input.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return { ok: true, value: true };
-  if (FALSE_WORDS.has(word)) return { ok: true, value: false };
-  return fail(word === '' ? 'the value is empty' : 'this is not a yes/no value', EXPECTED.boolean);
-}
-
-/**
- * Parses the exit code of a memory-pressure shutdown: an integer from 1 to 125. 0 tells the
- * supervisor all went well; shells reserve 126 (not executable) and 127 (not found) and report
- * death by signal N as 128+N, so 126-255 would be misread; above 255 does not fit in 8 bits.
- */
-export function parseExitCode(input: string | number): ParseResult<number> {
-  const expected = EXPECTED.exitCode;
-  const text = typeof input === 'number' ? String(input) : input.trim();
-  if (!/^\d+$/.test(text)) {
-    return fail(text === '' ? 'the value is empty' : 'this is not a whole, non-negative number', expected);
-  }
-  const code = Number(text);
-  if (code === 0) return fail('0 reports success, so a supervisor would not see the failure', expected);
-  if (code >= 126 && code <= 255) {
-    return fail(
-      'shells reserve 126 and 127 (cannot execute, not found) and report death by signal N as 128+N',
-      expected,
-    );
-  }
-  if (code > 255) return fail('an exit code has 8 bits; the parent would see it modulo 256', expected);
-  return { ok: true, value: code };
-}
-
 const BINARY_PREFIXES = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** A threshold for messages, in a form {@link parseThreshold} reads back: `off`, `80%`, `512MiB`. */
+export function formatThreshold(spec: ThresholdSpec): string {
+  if (spec.kind === 'off') return 'off';
+  return spec.kind === 'percent' ? `${spec.percent}%` : formatBytes(spec.bytes);
+}
 
 /**
  * Formats bytes for messages in binary units with up to two decimals, in a form

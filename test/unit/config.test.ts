@@ -1,36 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULTS,
-  KNOWN_OOMGUARD_VARIABLES,
-  OomguardConfigError,
-  formatIssue,
-  loadConfig,
-  loadConfigOrThrow,
-  optionsJsonSchema,
-  type ConfigIssue,
-  type StartOptions,
-} from '../../src/config';
+import { DEFAULTS, formatIssue, loadConfig, type ConfigIssue } from '../../src/config';
+import { KNOWN_OOMGUARD_VARIABLES } from '../../src/options';
 import { EXPECTED } from '../../src/units';
 import type { Config } from '../../src/types';
-
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
-
-function config(env: NodeJS.ProcessEnv, options?: StartOptions): Config {
-  const result = loadConfig(env, options);
-  if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
-  return result.config;
-}
-
-function errors(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[] {
-  const result = loadConfig(env, options);
-  if (result.ok) throw new Error(`expected errors, got ${JSON.stringify(result.config)}`);
-  return result.issues;
-}
-
-function warnings(env: NodeJS.ProcessEnv, options?: StartOptions): ConfigIssue[] {
-  return loadConfig(env, options).warnings;
-}
+import { GiB, MiB, config, errors, warnings } from '../helpers/config';
 
 describe('defaults', () => {
   it('resolves an empty environment to DEFAULTS (75% heap threshold: docs/heap-model.md says why)', () => {
@@ -211,38 +184,6 @@ describe('bad environment values', () => {
   });
 });
 
-describe('OpenTelemetry variables', () => {
-  // Bad OTEL_* values switch only that telemetry off: warnings, and the guard still guards.
-  it.each<[NodeJS.ProcessEnv, string, string, string, Partial<Config>]>([
-    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '99999' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'TCP ports end at 65535; the Prometheus endpoint stays off', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '-1' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '94a64' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'http://0.0.0.0' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'a host has no scheme or path', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'localhost:9464' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'this looks like host:port; set the port in OTEL_EXPORTER_PROMETHEUS_PORT', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'this is not an http(s) URL; OTLP ignores it', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
-    [{ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'grpc://c:4317' }, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'this is not an http(s) URL', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
-    [{ OTEL_SDK_DISABLED: 'yes' }, 'OTEL_SDK_DISABLED', 'only "true" disables the SDK, so telemetry stays on', 'true or false', { sdkDisabled: false }],
-  ])('%j is a warning naming %s and the guard still runs', (env, variable, message, expected, resolved) => {
-    const result = loadConfig(env);
-    expect(result.ok).toBe(true);
-    expect(result.warnings).toHaveLength(1);
-    expect(result.warnings[0]).toMatchObject({ variable, value: Object.values(env)[0], expected, severity: 'warning' });
-    expect(result.warnings[0]!.message).toContain(message);
-    expect(config(env)).toMatchObject({ enabled: true, ...resolved });
-  });
-
-  it('keeps OTLP on when one endpoint is valid and another is not', () => {
-    const result = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'nope' });
-    expect(result).toMatchObject({ ok: true, config: { otlp: true } });
-    expect(result.warnings.map((w) => w.variable)).toEqual(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
-  });
-
-  it('makes a bad OTEL_* value an error under OOMGUARD_STRICT', () => {
-    const issues = errors({ OOMGUARD_STRICT: 'true', OTEL_EXPORTER_PROMETHEUS_PORT: '99999' });
-    expect(issues).toMatchObject([{ variable: 'OTEL_EXPORTER_PROMETHEUS_PORT', value: '99999', severity: 'error' }]);
-  });
-});
-
 describe('warnings that leave the config valid', () => {
   it.each<[NodeJS.ProcessEnv, string, string, string]>([
     [{ OOMGUARD_HEAP_TRESHOLD: '80%' }, 'OOMGUARD_HEAP_TRESHOLD', 'oomguard does not read this variable; did you mean OOMGUARD_HEAP_THRESHOLD?', 'OOMGUARD_HEAP_THRESHOLD'],
@@ -283,78 +224,6 @@ describe('OOMGUARD_ENABLED=false', () => {
   });
 });
 
-describe('options', () => {
-  it('win over the environment, which wins over the defaults', () => {
-    const env = { OOMGUARD_HEAP_THRESHOLD: '60%', OOMGUARD_POLL_INTERVAL: '2s', OOMGUARD_EXIT_CODE: '3' };
-    expect(config(env, { heapThreshold: '1GiB', pollInterval: 250 })).toMatchObject({
-      heapThreshold: { kind: 'bytes', bytes: GiB },
-      heapWarn: { kind: 'bytes', bytes: 896 * MiB },
-      pollIntervalMs: 250,
-      exitCode: 3,
-      shutdownTimeoutMs: 10_000,
-    });
-  });
-
-  it.each<[StartOptions, Partial<Config>]>([
-    [{ enabled: true, strict: 'on' }, { enabled: true, strict: true }],
-    [{ heapThreshold: 512 * MiB }, { heapThreshold: { kind: 'bytes', bytes: 512 * MiB } }],
-    [{ heapThreshold: false }, { heapThreshold: { kind: 'off' } }],
-    [{ rssThreshold: '75%', rssWarn: false }, { rssThreshold: { kind: 'percent', percent: 75 }, rssWarn: { kind: 'off' } }],
-    [{ pollInterval: '100ms', shutdownTimeout: 5000 }, { pollIntervalMs: 100, shutdownTimeoutMs: 5000 }],
-    [{ exitCode: 3, action: 'signal' }, { exitCode: 3, action: 'signal' }],
-    [{ metrics: false }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ metrics: 'none' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ metricsHost: 'localhost', metricsPort: 0 }, { metrics: { enabled: true, host: 'localhost', port: 0 } }],
-    [{ otlp: true }, { otlp: true }],
-    [{ sdkDisabled: true }, { sdkDisabled: true, otlp: false }],
-  ])('accepts %j', (options, expected) => {
-    expect(loadConfig({}, options)).toMatchObject({ ok: true, warnings: [] });
-    expect(config({}, options)).toMatchObject(expected);
-  });
-
-  it('turns off OTLP from the environment with otlp: false', () => {
-    expect(config({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { otlp: false }).otlp).toBe(false);
-  });
-
-  it.each<[StartOptions, string, string, string, string]>([
-    [{ heapThreshold: 100 }, 'options.heapThreshold', '100', EXPECTED.threshold, '100 bytes is below 1MiB'],
-    [{ heapThreshold: Number.NaN }, 'options.heapThreshold', 'NaN', EXPECTED.threshold, 'NaN is not a finite number'],
-    [{ heapThreshold: -GiB }, 'options.heapThreshold', String(-GiB), EXPECTED.threshold, 'a negative value makes no sense here'],
-    [{ heapThreshold: true as unknown as false }, 'options.heapThreshold', 'true', EXPECTED.threshold, 'true is not a threshold'],
-    [{ heapWarn: { percent: 70 } as unknown as string }, 'options.heapWarn', '{"percent":70}', EXPECTED.threshold, 'a object is not accepted here'],
-    [{ pollInterval: 5 }, 'options.pollInterval', '5', 'a duration of at least 10ms, such as 250ms or 1s', '5ms is below the 10ms floor'],
-    [{ pollInterval: Number.POSITIVE_INFINITY }, 'options.pollInterval', 'Infinity', EXPECTED.duration, 'Infinity is not a finite number'],
-    [{ shutdownTimeout: '10' }, 'options.shutdownTimeout', '10', EXPECTED.duration, 'a duration needs a unit'],
-    [{ exitCode: 2.5 }, 'options.exitCode', '2.5', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
-    [{ exitCode: 130 }, 'options.exitCode', '130', EXPECTED.exitCode, 'death by signal N as 128+N'],
-    [{ action: 'restart' as 'exit' }, 'options.action', 'restart', 'exit, signal or auto', 'this is not an action'],
-    [{ enabled: 1 as unknown as boolean }, 'options.enabled', '1', EXPECTED.boolean, 'a number is not accepted here'],
-  ])('refuses %j naming %s', (options, variable, value, expected, message) => {
-    const issues = errors({}, options);
-    expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatchObject({ variable, value, expected, severity: 'error' });
-    expect(issues[0]!.message).toContain(message);
-  });
-
-  it('warns about an unknown option with the closest name', () => {
-    const result = loadConfig({}, { heapTreshold: '1GiB' } as StartOptions);
-    expect(result).toMatchObject({ ok: true, config: DEFAULTS });
-    expect(result.warnings).toEqual([
-      {
-        variable: 'options.heapTreshold',
-        value: '1GiB',
-        expected: 'heapThreshold',
-        message: 'oomguard has no such option; did you mean heapThreshold?',
-        severity: 'warning',
-      },
-    ]);
-  });
-
-  it('ignores options explicitly set to undefined', () => {
-    expect(config({ OOMGUARD_EXIT_CODE: '4' }, { exitCode: undefined }).exitCode).toBe(4);
-  });
-});
-
 describe('formatIssue', () => {
   it.each<[ConfigIssue, string]>([
     [
@@ -383,82 +252,5 @@ describe('formatIssue', () => {
       const line = formatIssue(issue);
       expect(line).toMatch(new RegExp(`^oomguard: ${issue.variable}="${issue.value}": .+; expected ${issue.expected.replace(/[()^$.*+?[\]{}|\\]/g, '\\$&')}$`));
     }
-  });
-});
-
-describe('loadConfigOrThrow', () => {
-  it('throws OomguardConfigError with code OOMGUARD_INVALID_CONFIG and every issue', () => {
-    let caught: unknown;
-    try {
-      loadConfigOrThrow({ OOMGUARD_EXIT_CODE: '0' }, { pollInterval: '1ms' });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(OomguardConfigError);
-    const error = caught as OomguardConfigError;
-    expect(error.code).toBe('OOMGUARD_INVALID_CONFIG');
-    expect(error.issues.map((issue) => issue.variable)).toEqual(['options.pollInterval', 'OOMGUARD_EXIT_CODE']);
-    expect(error.message.split('\n')).toEqual(error.issues.map(formatIssue));
-  });
-
-  it('returns the config and the warnings when valid', () => {
-    expect(loadConfigOrThrow({ OOMGUARD_HEAP_TRESHOLD: '1' })).toMatchObject({ config: DEFAULTS, warnings: [{ variable: 'OOMGUARD_HEAP_TRESHOLD' }] });
-  });
-});
-
-describe('optionsJsonSchema', () => {
-  // The schema is for tooling; it must agree with loadConfig on the forms it can express.
-  async function validator(): Promise<(data: unknown) => boolean> {
-    const mod = await import('ajv/dist/2020.js');
-    // CJS interop: the class is `default` (of the namespace or of its `default`).
-    const Ajv2020 = ((mod as { default: unknown }).default as { default?: unknown }).default ?? (mod as { default: unknown }).default;
-    const ajv = new (Ajv2020 as typeof import('ajv/dist/2020.js').default)({ strict: false });
-    return ajv.compile(optionsJsonSchema()) as (data: unknown) => boolean;
-  }
-
-  it.each<StartOptions>([
-    {},
-    { heapThreshold: '512MiB', heapWarn: '400 mib', rssThreshold: '1.5GB', rssWarn: '1_000_000_000' },
-    { heapThreshold: '80%', heapWarn: '72.5 %', rssThreshold: 'OFF', rssWarn: false },
-    { heapThreshold: 2 * GiB, pollInterval: '250ms', shutdownTimeout: 5000 },
-    { pollInterval: '1.5s', shutdownTimeout: '2m', exitCode: 3, action: 'signal', enabled: 'yes', strict: true },
-    { metrics: 'none', metricsHost: '::1', metricsPort: '0', otlp: true, sdkDisabled: 'false' },
-    { heapThreshold: '512Mi', rssThreshold: '1G', heapWarn: '400M', rssWarn: '900000k' },
-  ])('accepts what loadConfig accepts: %j', async (options) => {
-    expect(loadConfig({}, options).ok).toBe(true);
-    expect((await validator())(options)).toBe(true);
-  });
-
-  it.each<Record<string, unknown>>([
-    { heapThreshold: '512m' },
-    { heapThreshold: 'lots' },
-    { heapThreshold: '-1GiB' },
-    { heapThreshold: '1e9' },
-    { heapThreshold: true },
-    { pollInterval: '1000' },
-    { pollInterval: '5d' },
-    { exitCode: 0 },
-    { exitCode: 2.5 },
-    { action: 'kill' },
-    { metrics: 'otlp' },
-    { metricsPort: 70000 },
-    { enabled: 'ture' },
-    { heapTreshold: '80%' },
-  ])('rejects a form loadConfig rejects or warns about: %j', async (options) => {
-    const result = loadConfig({}, options as StartOptions);
-    expect(result.ok === false || result.warnings.length > 0).toBe(true);
-    expect((await validator())(options)).toBe(false);
-  });
-});
-
-describe('OTLP metrics export cadence', () => {
-  it('takes OTEL_METRIC_EXPORT_INTERVAL and caps the timeout at it (the SDK reader refuses a longer timeout)', () => {
-    const r = loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '300' });
-    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 300, timeoutMs: 300 });
-  });
-  it('keeps the defaults with a warning naming the variable for a value that is not a positive integer', () => {
-    const r = loadConfig({ OTEL_METRIC_EXPORT_TIMEOUT: '5s' });
-    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 60_000, timeoutMs: 30_000 });
-    expect(r.warnings.map((w) => w.variable)).toEqual(['OTEL_METRIC_EXPORT_TIMEOUT']);
   });
 });

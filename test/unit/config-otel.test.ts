@@ -1,0 +1,49 @@
+/** OpenTelemetry variables: a bad one turns that piece of telemetry off, and the guard still guards. */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import type { Config } from '../../src/types';
+import { config, errors } from '../helpers/config';
+
+describe('OpenTelemetry variables', () => {
+  // Bad OTEL_* values switch only that telemetry off: warnings, and the guard still guards.
+  it.each<[NodeJS.ProcessEnv, string, string, string, Partial<Config>]>([
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '99999' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'TCP ports end at 65535; the Prometheus endpoint stays off', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '-1' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '94a64' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'this is not a whole, non-negative number', 'a port from 0 to 65535 (0: an ephemeral port)', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'http://0.0.0.0' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'a host has no scheme or path', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: 'localhost:9464' }, 'OTEL_EXPORTER_PROMETHEUS_HOST', 'this looks like host:port; set the port in OTEL_EXPORTER_PROMETHEUS_PORT', 'a host name or IP address, without scheme, port or path', { metrics: { enabled: false, host: undefined, port: 9464 } }],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'this is not an http(s) URL; OTLP ignores it', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
+    [{ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'grpc://c:4317' }, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'this is not an http(s) URL', 'an http:// or https:// URL, such as http://collector:4318', { otlp: false }],
+    [{ OTEL_SDK_DISABLED: 'yes' }, 'OTEL_SDK_DISABLED', 'only "true" disables the SDK, so telemetry stays on', 'true or false', { sdkDisabled: false }],
+  ])('%j is a warning naming %s and the guard still runs', (env, variable, message, expected, resolved) => {
+    const result = loadConfig(env);
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatchObject({ variable, value: Object.values(env)[0], expected, severity: 'warning' });
+    expect(result.warnings[0]!.message).toContain(message);
+    expect(config(env)).toMatchObject({ enabled: true, ...resolved });
+  });
+
+  it('keeps OTLP on when one endpoint is valid and another is not', () => {
+    const result = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'nope' });
+    expect(result).toMatchObject({ ok: true, config: { otlp: true } });
+    expect(result.warnings.map((w) => w.variable)).toEqual(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+  });
+
+  it('makes a bad OTEL_* value an error under OOMGUARD_STRICT', () => {
+    const issues = errors({ OOMGUARD_STRICT: 'true', OTEL_EXPORTER_PROMETHEUS_PORT: '99999' });
+    expect(issues).toMatchObject([{ variable: 'OTEL_EXPORTER_PROMETHEUS_PORT', value: '99999', severity: 'error' }]);
+  });
+});
+
+describe('OTLP metrics export cadence', () => {
+  it('takes OTEL_METRIC_EXPORT_INTERVAL and caps the timeout at it (the SDK reader refuses a longer timeout)', () => {
+    const r = loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '300' });
+    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 300, timeoutMs: 300 });
+  });
+  it('keeps the defaults with a warning naming the variable for a value that is not a positive integer', () => {
+    const r = loadConfig({ OTEL_METRIC_EXPORT_TIMEOUT: '5s' });
+    expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 60_000, timeoutMs: 30_000 });
+    expect(r.warnings.map((w) => w.variable)).toEqual(['OTEL_METRIC_EXPORT_TIMEOUT']);
+  });
+});
