@@ -211,11 +211,6 @@ export class Agent {
     safe(() => this.#cgroup?.close?.());
   }
 
-  /** Telemetry handle once it is up (tests, shutdown). */
-  telemetry(): Promise<TelemetryHandle | undefined> {
-    return this.#telemetry ?? Promise.resolve(undefined);
-  }
-
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');

@@ -366,11 +366,6 @@ export function generationSizes(spaces: readonly SpaceStats[]): GenerationSizes 
   return { oldGen, young, newSpaceCapacity };
 }
 
-/** True for the young generation's spaces (`new_space`, `new_large_object_space`). */
-export function isYoungSpace(spaceName: string): boolean {
-  return spaceGeneration(spaceName) === 'young';
-}
-
 /**
  * This process's heap budget: `heapBudget` over the live inputs (V8's statistics, the flags the
  * process runs with, and the physical memory Node sized the heap from). Never throws.

@@ -47,7 +47,7 @@ export interface WatcherOptions {
 }
 
 /** What a check was triggered by; kept for the record and the benchmarks. */
-export type Trigger = 'start' | 'timer' | 'gc' | 'manual';
+export type Trigger = 'start' | 'timer' | 'gc';
 
 export class Watcher {
   readonly #opts: WatcherOptions;
@@ -118,7 +118,7 @@ export class Watcher {
    * (GC-driven checks can come in bursts). Returns whether a check ran.
    */
   check(trigger: Trigger): boolean {
-    if (!this.#running && trigger !== 'manual') return false;
+    if (!this.#running) return false;
     const now = this.#now();
     if (trigger !== 'start' && now - this.#lastCheck < MIN_CHECK_GAP_MS) return false;
     this.#lastCheck = now;
