@@ -223,7 +223,7 @@ export class Agent {
 
   #onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
     if (decision.action === 'emergency') {
-      const what = decision.reason === 'gc-thrash-emergency' ? 'V8 is thrashing in GC near its limit' : `${decision.signal} ${mib(decision.value)} >= ${mib(decision.threshold)}`;
+      const what = decision.reason === 'gc-thrash-emergency' ? 'V8 is thrashing in GC near its limit' : `${decision.signal} ${formatBytes(decision.value)} >= ${formatBytes(decision.threshold)}`;
       this.#deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
       return;
     }
@@ -287,11 +287,8 @@ function snapshotOf(reading: Reading, evaluation: Evaluation): Snapshot {
   return { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
 }
 
-const MiB = 1024 * 1024;
-const mib = (n: number): string => `${(n / MiB).toFixed(1)} MiB`;
-
 function describeEvent(e: PressureEvent): string {
-  const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${mib(e.value)} >= ${mib(e.threshold)}`;
+  const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
   return e.level === 'shutdown'
     ? `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`
     : `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;

@@ -155,7 +155,11 @@ export function parseLimit(text: string | undefined): number | undefined {
   return normalizeLimit(Number(t));
 }
 
-/** A limit in bytes, or undefined when it means "none" (0, negative, not finite, >= 2^62). */
+/**
+ * A limit in bytes, or undefined when it means "none": 0 (unknown), negative, not finite, or
+ * at/above `UNLIMITED_FLOOR` (v1's page-rounded 2^63, and the 2^64-1 that libuv, hence
+ * `process.constrainedMemory()`, reports for no limit).
+ */
 export function normalizeLimit(bytes: number | undefined): number | undefined {
   if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0 || bytes >= UNLIMITED_FLOOR) return undefined;
   return bytes;

@@ -9,7 +9,9 @@
  */
 import * as v8 from 'node:v8';
 import type { GcSummary, LimitSource, Reading } from './types';
-import { spaceGeneration } from './heap';
+import { generationSizes, watchedOldGen } from './heap';
+import { safe } from './safely';
+import { normalizeLimit } from './cgroup';
 
 /** The cgroup as the sampler uses it (see `cgroup.ts`). */
 export interface CgroupSource {
@@ -36,12 +38,6 @@ export interface MemoryLimit {
   bytes: number | undefined;
   source: LimitSource;
   from?: string;
-}
-
-/** 2^64-1 (libuv's "no limit"), 0 (unknown) and v1's page-rounded 2^63 mean no limit. */
-export function meaningfulLimit(bytes: number | undefined): number | undefined {
-  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0 || bytes >= 2 ** 62) return undefined;
-  return bytes;
 }
 
 export class Sampler {
@@ -73,22 +69,11 @@ export class Sampler {
     const heap = safe(() => v8.getHeapStatistics());
     const spaces = safe(() => v8.getHeapSpaceStatistics());
     const heapInUse = heap?.used_heap_size ?? 0;
-    // Old generation = every space but the young ones and the read-only/shared ones V8 does not
-    // count against the old-generation limit (heap.ts explains the split), PLUS the young
-    // large-object space: V8 allocates big objects (a 1 MB string, a large array) there and
-    // promotes the survivors whole at the next GC, so they are old generation in waiting. Left
-    // out, a leak of big objects shows no growth for 100+ ms and then a 15 MB step.
-    let youngInUse = 0;
-    let oldGenInUse = 0;
-    if (spaces) {
-      for (const s of spaces) {
-        const gen = spaceGeneration(s.space_name);
-        if (s.space_name === 'new_large_object_space' || gen === 'old') oldGenInUse += s.space_used_size;
-        else if (gen === 'young') youngInUse += s.space_used_size;
-      }
-    } else {
-      oldGenInUse = heapInUse;
-    }
+    const sizes = spaces && generationSizes(spaces);
+    // Without the per-space numbers, the whole heap stands in for the old generation (it errs high).
+    const oldGenInUse = sizes ? watchedOldGen(sizes) : heapInUse;
+    // What V8 will still scavenge: the young generation minus the large objects counted above.
+    const youngInUse = sizes ? sizes.young - sizes.youngLarge : 0;
     const heapSignal = gc.oldGenLive === undefined ? oldGenInUse : Math.min(oldGenInUse, gc.oldGenLive);
 
     const reading: Reading = {
@@ -136,14 +121,14 @@ export function readMemoryLimit(
 ): MemoryLimit {
   if (cgroup) {
     const l = safe(() => cgroup.readLimit());
-    const bytes = meaningfulLimit(l?.bytes);
+    const bytes = normalizeLimit(l?.bytes);
     if (bytes !== undefined) {
       const out: MemoryLimit = { bytes, source: cgroup.version === 2 ? 'cgroup-v2' : 'cgroup-v1' };
       if (l?.from !== undefined) out.from = l.from;
       return out;
     }
   }
-  const constrained = meaningfulLimit(constrainedMemory ? safe(constrainedMemory) : undefined);
+  const constrained = normalizeLimit(constrainedMemory ? safe(constrainedMemory) : undefined);
   if (constrained !== undefined) return { bytes: constrained, source: 'constrained-memory', from: 'process.constrainedMemory()' };
   return { bytes: undefined, source: 'none' };
 }
@@ -152,12 +137,4 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a > b ? a : b;
-}
-
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
 }

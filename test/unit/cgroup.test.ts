@@ -50,7 +50,9 @@ describe('parseLimit treats every spelling of "unlimited" as none', () => {
 
   it.each([
     [2 ** 64 - 1, undefined], // process.constrainedMemory() without a limit
+    [9223372036854771712, undefined], // v1 sentinel as a number (hierarchical_memory_limit)
     [0, undefined],
+    [undefined, undefined],
     [Number.NaN, undefined],
     [Infinity, undefined],
     [256 * MiB, 256 * MiB],
