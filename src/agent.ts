@@ -15,7 +15,7 @@ import { processHeapBudget } from './heap';
 import { GcTracker, majorGcTrigger, readSpaces } from './gc';
 import { openCgroup } from './cgroup';
 import type { TelemetryHandle } from './telemetry';
-import { PARENT_PID_VAR } from './parent';
+import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { safe } from './safely';
 
 /** Listener of warn, recovery and shutdown events. */
@@ -66,8 +66,7 @@ export class Agent {
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
     this.#deps = deps;
-    const inherited = process.env[PARENT_PID_VAR];
-    this.#parentPid = inherited && inherited !== String(process.pid) ? inherited : undefined;
+    this.#parentPid = inheritedParentPid(process.env, process.pid);
     this.heapBudget = processHeapBudget();
     this.#gc = new GcTracker({
       heapBudget: this.heapBudget.bytes,
@@ -155,9 +154,8 @@ export class Agent {
 
   start(): void {
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
-    // same metrics port. This variable, inherited by them, tells their telemetry that the port
-    // being taken is expected there, not an error.
-    process.env[PARENT_PID_VAR] = String(process.pid);
+    // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
+    markAsParent(process.env, process.pid);
     this.#warnUnreachable();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -199,10 +197,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#watcher.stop();
     this.#gc.stop();
-    if (process.env[PARENT_PID_VAR] === String(process.pid)) {
-      if (this.#parentPid === undefined) delete process.env[PARENT_PID_VAR];
-      else process.env[PARENT_PID_VAR] = this.#parentPid;
-    }
+    unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
     const telemetry = await this.#telemetry;
