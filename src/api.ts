@@ -8,7 +8,8 @@
  * copies delegate to it.
  */
 import { isMainThread } from 'node:worker_threads';
-import { Agent, type PressureListener } from './agent';
+import { Agent } from './agent';
+import type { PressureListener } from './events';
 import { stderrLine } from './log';
 import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
 import { loadConfig, OomguardConfigError, type StartOptions } from './config';

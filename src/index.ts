@@ -6,7 +6,7 @@
  */
 export { start, stop, onShutdown, onPressure, reading, status } from './api';
 export type { GuardHandle, Status } from './api';
-export type { PressureListener } from './agent';
+export type { PressureListener } from './events';
 export type { HookOptions, ShutdownHook } from './shutdown';
 export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
