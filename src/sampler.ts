@@ -1,25 +1,22 @@
 /**
- * One reading per tick: V8 heap statistics, RSS and external memory, the cgroup's usage and
- * pressure. Never throws: a source that fails leaves its fields undefined.
+ * One reading per tick: V8 heap statistics, RSS and external memory, the cgroup's usage. Never
+ * throws: a source that fails leaves its fields undefined.
  *
- * Costs measured on this kind of machine (DESIGN.md): `v8.getHeapStatistics()` ~0.5 us,
- * `v8.getHeapSpaceStatistics()` 0.4-1.8 us, `process.memoryUsage()` 10-15 us, a cgroup file
- * read 11-15 us. What does not change per tick (the memory limit) is cached and re-read at a
- * slow cadence, because `process.constrainedMemory()` alone costs 25-30 us.
+ * Per-call costs, measured with a 20 000-call loop on Node 22 and 26 (x86-64, cgroup v1):
+ * `v8.getHeapStatistics()` 0.5-0.9 us, `v8.getHeapSpaceStatistics()` 1.3-1.8 us,
+ * `process.memoryUsage()` 3.4-3.6 us, a cgroup file on a kept descriptor 0.8 us (8 us with
+ * `readFileSync`); the whole tick is BENCHMARKS.md figure 1. What does not change per tick, the
+ * memory limit, is cached and re-read at a slow cadence: `process.constrainedMemory()` alone
+ * costs 8.7 us, and the cgroup limit walk reads a file per level of the tree.
  */
 import * as v8 from 'node:v8';
 import type { GcSummary, LimitSource, Reading } from './types';
 import { generationSizes, watchedOldGen } from './heap';
 import { safe } from './safely';
-import { normalizeLimit } from './cgroup';
+import { normalizeLimit, type CgroupHandle } from './cgroup';
 
 /** The cgroup as the sampler uses it (see `cgroup.ts`). */
-export interface CgroupSource {
-  readonly version: 1 | 2;
-  readLimit(): { bytes?: number; from?: string };
-  readUsage(): { usage?: number; workingSet?: number };
-  readPressure(): { some10?: number; full10?: number } | undefined;
-}
+export type CgroupSource = Pick<CgroupHandle, 'version' | 'readLimit' | 'readUsage'>;
 
 export interface SamplerOptions {
   /** The old-generation budget in bytes (`heap.ts`). Fixed for the life of the isolate. */

@@ -16,7 +16,6 @@ function cgroup(over: Partial<CgroupSource> & { limit?: number } = {}): CgroupSo
       return over.limit === undefined ? {} : { bytes: over.limit, from: '/fake/memory.limit_in_bytes' };
     },
     readUsage: () => ({ usage: 300 * MiB, workingSet: 250 * MiB }),
-    readPressure: () => undefined,
     ...over,
   };
   return src;
