@@ -5,7 +5,8 @@
  */
 import { constants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
-import { generationSizes, growingFactor, nextGcEstimate, type GenerationSizes } from './heap';
+import { generationSizes, type GenerationSizes } from './heap';
+import { growingFactor, nextGcEstimate } from './heap-rules';
 import type { GcSummary } from './types';
 
 /** Options of the tracker. */

@@ -1,21 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { generationSizes, heapBudget, lastFlag, spaceGeneration, splitNodeOptions, watchedOldGen } from '../../src/heap';
 import {
   defaultSemiSpace,
   dynamicGrowingFactor,
-  generationSizes,
-  heapBudget,
-  lastFlag,
   maxGrowingFactor,
   nextGcEstimate,
-  spaceGeneration,
-  splitNodeOptions,
+  semiFromPhysical,
   V8_11,
   V8_13,
   V8_14,
-  semiFromPhysical,
   v8Rules,
-  watchedOldGen,
-} from '../../src/heap';
+} from '../../src/heap-rules';
 
 const MiB = 1024 * 1024;
 
