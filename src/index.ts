@@ -6,6 +6,8 @@
  */
 export { start, stop, onShutdown, onPressure, reading, status } from './api';
 export type { GuardHandle, Status } from './api';
+export type { HeapBudget } from './heap';
+export type { MemoryLimit } from './sampler';
 export type { PressureListener } from './events';
 export type { HookOptions, ShutdownHook } from './shutdown';
 export { OomguardConfigError } from './config';
