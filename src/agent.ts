@@ -141,7 +141,7 @@ export class Agent {
  * fire: V8 or the kernel ends the process first. Valid configuration, so not an error, but the
  * operator must hear about it: one line per such threshold.
  */
-export function unreachableLines(config: Config, heapBudget: number, memoryLimit: number | undefined): string[] {
+function unreachableLines(config: Config, heapBudget: number, memoryLimit: number | undefined): string[] {
   const lines: string[] = [];
   const check = (spec: ThresholdSpec, variable: string, wall: number | undefined, what: string): void => {
     if (spec.kind === 'bytes' && wall !== undefined && spec.bytes >= wall) {

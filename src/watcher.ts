@@ -58,9 +58,9 @@ export interface WatcherOptions {
   /** Errors in sampling or listeners end up here instead of in the app. */
   onError?: (err: unknown) => void;
   /**
-   * Asked when the old generation in use reaches the heap line before a major GC has said how
-   * much of it is alive: run one now (returns false when it did not), and the check is taken
-   * again on fresh numbers.
+   * Asked when the heap reaches its line before a major GC has said how much of it is alive
+   * (`Evaluation.confirmHeap`): run one now (returns false when it did not), and the check is
+   * taken again on fresh numbers.
    */
   confirmHeap?: (reading: Reading) => boolean;
   /** Default `systemClock`. */
