@@ -8,12 +8,15 @@
  * copies delegate to it.
  */
 import { isMainThread } from 'node:worker_threads';
-import { Agent, type PressureListener } from './agent';
+import { Agent } from './agent';
+import type { PressureListener } from './events';
 import { stderrLine } from './log';
 import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
 import { loadConfig, OomguardConfigError, type StartOptions } from './config';
 import { parseDuration } from './units';
 import type { Config, Reading, Snapshot } from './types';
+import type { HeapBudget } from './heap';
+import type { MemoryLimit } from './sampler';
 
 const KEY = Symbol.for('oomguard');
 
@@ -28,8 +31,8 @@ export interface GuardHandle {
 /** A snapshot of the guard: the last reading, its thresholds in bytes, the state, the budget. */
 export interface Status extends Snapshot {
   config: Config;
-  heapBudget: { bytes: number; source: string };
-  memoryLimit: { bytes: number | undefined; source: string; from?: string };
+  heapBudget: HeapBudget;
+  memoryLimit: MemoryLimit;
 }
 
 interface Slot {
@@ -42,17 +45,11 @@ interface Slot {
   onPressure(fn: PressureListener): () => void;
   reading(): Readonly<Reading> | undefined;
   status(): Status | undefined;
-  /** The running agent, if any (internal: register, cli and tests). */
-  agent(): Agent | undefined;
 }
 
 function createSlot(): Slot {
   const listeners = new Set<PressureListener>();
-  const shutdown = new Shutdown(processDeps(stderrLine), (text) => {
-    const parsed = parseDuration(text);
-    if (!parsed.ok) throw new RangeError(`oomguard: onShutdown timeout ${JSON.stringify(text)} is not valid: expected ${parsed.expected}`);
-    return parsed.value;
-  });
+  const shutdown = new Shutdown(processDeps(stderrLine), hookTimeout);
   let agent: Agent | undefined;
 
   const handle = (config: Config | undefined): GuardHandle => ({
@@ -103,9 +100,15 @@ function createSlot(): Slot {
       if (!agent || !snap) return undefined;
       return { ...snap, config: agent.config, heapBudget: agent.heapBudget, memoryLimit: agent.memoryLimit() };
     },
-    agent: () => agent,
   };
   return slot;
+}
+
+/** A hook's `timeout` string in milliseconds; throws at registration when it is not a duration. */
+function hookTimeout(text: string): number {
+  const parsed = parseDuration(text);
+  if (!parsed.ok) throw new RangeError(`oomguard: onShutdown timeout ${JSON.stringify(text)} is not valid: expected ${parsed.expected}`);
+  return parsed.value;
 }
 
 /** The process-wide slot, created by the first copy of oomguard to ask. */

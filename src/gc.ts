@@ -5,7 +5,8 @@
  */
 import { constants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
-import { generationSizes, growingFactor, nextGcEstimate, type GenerationSizes } from './heap';
+import { generationSizes, type GenerationSizes } from './heap';
+import { growingFactor, nextGcEstimate } from './heap-rules';
 import type { GcSummary } from './types';
 
 /** Options of the tracker. */
@@ -18,8 +19,6 @@ export interface GcTrackerOptions {
   now?: () => number;
   /** Called right after a major GC has been recorded (the guard checks at once). */
   onMajor?: () => void;
-  /** Called after any GC has been recorded. */
-  onAny?: () => void;
   /** `process.versions.v8`; picks the growing-factor rule. Default: this process's. */
   v8Version?: string;
   /** Reads heap spaces after a major GC. Default `v8.getHeapSpaceStatistics`. */
@@ -51,7 +50,6 @@ export class GcTracker {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #onMajor: (() => void) | undefined;
-  readonly #onAny: (() => void) | undefined;
   readonly #v8Version: string;
   readonly #readSpaces: () => GenerationSizes | undefined;
   readonly #ends = new Float64Array(RING);
@@ -72,7 +70,6 @@ export class GcTracker {
     this.#windowMs = opts.recentWindowMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
     this.#onMajor = opts.onMajor;
-    this.#onAny = opts.onAny;
     this.#v8Version = opts.v8Version ?? process.versions.v8;
     this.#readSpaces = opts.readSpaces ?? readSpaces;
   }
@@ -124,7 +121,6 @@ export class GcTracker {
         this.recordMajor(this.#readSpaces());
         this.#onMajor?.();
       }
-      this.#onAny?.();
     } catch {
       // Never throw from the observer: a failing source yields a missing value.
     }

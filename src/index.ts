@@ -6,7 +6,9 @@
  */
 export { start, stop, onShutdown, onPressure, reading, status } from './api';
 export type { GuardHandle, Status } from './api';
-export type { PressureListener } from './agent';
+export type { HeapBudget } from './heap';
+export type { MemoryLimit } from './sampler';
+export type { PressureListener } from './events';
 export type { HookOptions, ShutdownHook } from './shutdown';
 export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';

@@ -99,8 +99,9 @@ export interface Evaluation {
   /** Highest `signal / shutdown threshold`; 0 when no shutdown threshold applies. */
   readonly pressure: number;
   /**
-   * The old generation in use has reached the heap shutdown line, but the last major GC is too
-   * old to say whether it is garbage: a fresh major GC would decide (see `Watcher`).
+   * The heap in use (young objects too) has reached the heap shutdown line while the heap signal
+   * has not, and the last major GC is too old to say whether it is garbage: a fresh major GC
+   * would decide (the watcher asks `HeapProbe.confirm` for one).
    */
   readonly confirmHeap: boolean;
 }

@@ -1,23 +1,22 @@
 /**
- * One reading per tick: V8 heap statistics, RSS and external memory, the cgroup's usage and
- * pressure. Never throws: a source that fails leaves its fields undefined.
+ * One reading per tick: V8 heap statistics, RSS and external memory, the cgroup's usage. Never
+ * throws: a source that fails leaves its fields undefined.
  *
- * Costs measured on this kind of machine (DESIGN.md): `v8.getHeapStatistics()` ~0.5 us,
- * `v8.getHeapSpaceStatistics()` 0.4-1.8 us, `process.memoryUsage()` 10-15 us, a cgroup file
- * read 11-15 us. What does not change per tick (the memory limit) is cached and re-read at a
- * slow cadence, because `process.constrainedMemory()` alone costs 25-30 us.
+ * Per-call costs, measured with a 20 000-call loop on Node 22 and 26 (x86-64, cgroup v1):
+ * `v8.getHeapStatistics()` 0.5-0.9 us, `v8.getHeapSpaceStatistics()` 1.3-1.8 us,
+ * `process.memoryUsage()` 3.4-3.6 us, a cgroup file on a kept descriptor 0.8 us (8 us with
+ * `readFileSync`); the whole tick is BENCHMARKS.md figure 1. What does not change per tick, the
+ * memory limit, is cached and re-read at a slow cadence: `process.constrainedMemory()` alone
+ * costs 8.7 us, and the cgroup limit walk reads a file per level of the tree.
  */
 import * as v8 from 'node:v8';
 import type { GcSummary, LimitSource, Reading } from './types';
-import { spaceGeneration } from './heap';
+import { generationSizes, watchedOldGen } from './heap';
+import { safe } from './safely';
+import { normalizeLimit, type CgroupHandle } from './cgroup';
 
 /** The cgroup as the sampler uses it (see `cgroup.ts`). */
-export interface CgroupSource {
-  readonly version: 1 | 2;
-  readLimit(): { bytes?: number; from?: string };
-  readUsage(): { usage?: number; workingSet?: number };
-  readPressure(): { some10?: number; full10?: number } | undefined;
-}
+export type CgroupSource = Pick<CgroupHandle, 'version' | 'readLimit' | 'readUsage'>;
 
 export interface SamplerOptions {
   /** The old-generation budget in bytes (`heap.ts`). Fixed for the life of the isolate. */
@@ -36,12 +35,6 @@ export interface MemoryLimit {
   bytes: number | undefined;
   source: LimitSource;
   from?: string;
-}
-
-/** 2^64-1 (libuv's "no limit"), 0 (unknown) and v1's page-rounded 2^63 mean no limit. */
-export function meaningfulLimit(bytes: number | undefined): number | undefined {
-  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0 || bytes >= 2 ** 62) return undefined;
-  return bytes;
 }
 
 export class Sampler {
@@ -73,22 +66,11 @@ export class Sampler {
     const heap = safe(() => v8.getHeapStatistics());
     const spaces = safe(() => v8.getHeapSpaceStatistics());
     const heapInUse = heap?.used_heap_size ?? 0;
-    // Old generation = every space but the young ones and the read-only/shared ones V8 does not
-    // count against the old-generation limit (heap.ts explains the split), PLUS the young
-    // large-object space: V8 allocates big objects (a 1 MB string, a large array) there and
-    // promotes the survivors whole at the next GC, so they are old generation in waiting. Left
-    // out, a leak of big objects shows no growth for 100+ ms and then a 15 MB step.
-    let youngInUse = 0;
-    let oldGenInUse = 0;
-    if (spaces) {
-      for (const s of spaces) {
-        const gen = spaceGeneration(s.space_name);
-        if (s.space_name === 'new_large_object_space' || gen === 'old') oldGenInUse += s.space_used_size;
-        else if (gen === 'young') youngInUse += s.space_used_size;
-      }
-    } else {
-      oldGenInUse = heapInUse;
-    }
+    const sizes = spaces && generationSizes(spaces);
+    // Without the per-space numbers, the whole heap stands in for the old generation (it errs high).
+    const oldGenInUse = sizes ? watchedOldGen(sizes) : heapInUse;
+    // What V8 will still scavenge: the young generation minus the large objects counted above.
+    const youngInUse = sizes ? sizes.young - sizes.youngLarge : 0;
     const heapSignal = gc.oldGenLive === undefined ? oldGenInUse : Math.min(oldGenInUse, gc.oldGenLive);
 
     const reading: Reading = {
@@ -136,14 +118,14 @@ export function readMemoryLimit(
 ): MemoryLimit {
   if (cgroup) {
     const l = safe(() => cgroup.readLimit());
-    const bytes = meaningfulLimit(l?.bytes);
+    const bytes = normalizeLimit(l?.bytes);
     if (bytes !== undefined) {
       const out: MemoryLimit = { bytes, source: cgroup.version === 2 ? 'cgroup-v2' : 'cgroup-v1' };
       if (l?.from !== undefined) out.from = l.from;
       return out;
     }
   }
-  const constrained = meaningfulLimit(constrainedMemory ? safe(constrainedMemory) : undefined);
+  const constrained = normalizeLimit(constrainedMemory ? safe(constrainedMemory) : undefined);
   if (constrained !== undefined) return { bytes: constrained, source: 'constrained-memory', from: 'process.constrainedMemory()' };
   return { bytes: undefined, source: 'none' };
 }
@@ -152,12 +134,4 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a > b ? a : b;
-}
-
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
 }

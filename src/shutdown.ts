@@ -7,6 +7,7 @@
  * the logger) is injected so unit tests never exit, and only e2e tests see real exit codes.
  */
 import type { PressureEvent, ShutdownAction } from './types';
+import { describeError } from './safely';
 
 /** A function to run before the process exits on memory pressure. */
 export type ShutdownHook = (event: PressureEvent) => unknown;
@@ -149,7 +150,7 @@ export class Shutdown {
       try {
         await options.flush(Math.max(0, deadline - deps.now()));
       } catch (err) {
-        deps.log(`oomguard: telemetry flush failed: ${describe(err)}`);
+        deps.log(`oomguard: telemetry flush failed: ${describeError(err)}`);
       }
     }
 
@@ -191,17 +192,12 @@ export class Shutdown {
       ]);
       return { name: hook.name, outcome, ms: deps.now() - start };
     } catch (err) {
-      return { name: hook.name, outcome: 'error', ms: deps.now() - start, error: describe(err) };
+      return { name: hook.name, outcome: 'error', ms: deps.now() - start, error: describeError(err) };
     } finally {
       this.#pending.delete(hook.name);
       deps.clearTimer(timer);
     }
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.stack?.split('\n', 2).join(' ') ?? `${err.name}: ${err.message}`;
-  return String(err);
 }
 
 /** The real process. */

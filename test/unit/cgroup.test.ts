@@ -2,19 +2,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  locateMemoryCgroup,
-  normalizeLimit,
-  openCgroup,
-  parseLimit,
-  parseMountinfo,
-  parseNumber,
-  parsePressure,
-  parseProcCgroup,
-  parseStat,
-  workingSet,
-  type CgroupOptions,
-} from '../../src/cgroup';
+import { normalizeLimit, openCgroup, parseLimit, parseNumber, parseStat, workingSet } from '../../src/cgroup';
+import { locateMemoryCgroup, parseMountinfo, parseProcCgroup, type CgroupOptions } from '../../src/cgroup-locate';
 
 const MiB = 2 ** 20;
 const FIX = join(__dirname, '..', 'fixtures', 'cgroup');
@@ -50,7 +39,9 @@ describe('parseLimit treats every spelling of "unlimited" as none', () => {
 
   it.each([
     [2 ** 64 - 1, undefined], // process.constrainedMemory() without a limit
+    [9223372036854771712, undefined], // v1 sentinel as a number (hierarchical_memory_limit)
     [0, undefined],
+    [undefined, undefined],
     [Number.NaN, undefined],
     [Infinity, undefined],
     [256 * MiB, 256 * MiB],
@@ -88,27 +79,13 @@ describe('parseMountinfo', () => {
   });
 });
 
-describe('parseStat and parsePressure', () => {
+describe('parseStat and parseNumber', () => {
   it('reads only the wanted keys of memory.stat, or all of them', () => {
     const text = 'cache 10\nrss 20\ntotal_inactive_file 3\ntotal_active_file 4\n';
     expect(parseStat(text, ['total_inactive_file', 'total_active_file'])).toEqual({ total_inactive_file: 3, total_active_file: 4 });
     expect(parseStat(text)).toEqual({ cache: 10, rss: 20, total_inactive_file: 3, total_active_file: 4 });
     expect(parseStat('no_trailing_newline 7')).toEqual({ no_trailing_newline: 7 });
     expect(parseStat('')).toEqual({});
-  });
-
-  it('reads some and full PSI lines', () => {
-    const text = 'some avg10=1.25 avg60=0.50 avg300=0.10 total=123456\nfull avg10=0.75 avg60=0.25 avg300=0.05 total=65432\n';
-    expect(parsePressure(text)).toEqual({
-      some10: 1.25, some60: 0.5, some300: 0.1, someTotal: 123456,
-      full10: 0.75, full60: 0.25, full300: 0.05, fullTotal: 65432,
-    });
-  });
-
-  it('reads a PSI file with only a some line (older kernels, cpu-style) and rejects garbage', () => {
-    expect(parsePressure('some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n')).toEqual({ some10: 0, some60: 0, some300: 0, someTotal: 0 });
-    expect(parsePressure('')).toBeUndefined();
-    expect(parsePressure('weird avg10=1')).toBeUndefined();
   });
 
   it.each([
@@ -144,14 +121,13 @@ interface Case {
   limitFrom?: string;
   usage?: number;
   workingSet?: number;
-  pressure?: boolean;
 }
 
 const cases: Case[] = [
   {
     name: 'v2-container-root',
     version: 2, dir: '.', limit: 512 * MiB, limitFrom: 'memory.max',
-    usage: 300 * MiB, workingSet: (300 - 120 - 60) * MiB, pressure: true,
+    usage: 300 * MiB, workingSet: (300 - 120 - 60) * MiB,
   },
   {
     name: 'v2-nested-lower-parent',
@@ -159,9 +135,9 @@ const cases: Case[] = [
     dir: 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-abc.scope',
     limit: 256 * MiB,
     limitFrom: 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/memory.max',
-    usage: 200 * MiB, workingSet: (200 - 30 - 15) * MiB, pressure: true,
+    usage: 200 * MiB, workingSet: (200 - 30 - 15) * MiB,
   },
-  { name: 'v2-max', version: 2, dir: 'user.slice/app.service', usage: 40 * MiB, workingSet: 32 * MiB, pressure: true },
+  { name: 'v2-max', version: 2, dir: 'user.slice/app.service', usage: 40 * MiB, workingSet: 32 * MiB },
   { name: 'v1-unlimited', version: 1, dir: 'memory', usage: 50 * MiB, workingSet: 20 * MiB },
   {
     name: 'v1-nested-lower-parent',
@@ -207,9 +183,6 @@ describe('openCgroup on fixture trees', () => {
       expect(cg.readUsage()).toEqual({ usage: c.usage, workingSet: c.workingSet });
       // Twice: the kept descriptors are re-read from offset 0, not appended to.
       expect(cg.readUsage()).toEqual({ usage: c.usage, workingSet: c.workingSet });
-      const psi = cg.readPressure();
-      if (c.pressure) expect(psi).toMatchObject({ some10: expect.any(Number), full10: expect.any(Number) });
-      else expect(psi).toBeUndefined();
     } finally {
       cg.close();
     }
@@ -222,12 +195,6 @@ describe('openCgroup on fixture trees', () => {
   it('the same hybrid tree without mountinfo is still found by probing the usual mount names', () => {
     const { mountinfo: _, ...opts } = fixture('hybrid');
     expect(locateMemoryCgroup(opts)).toEqual({ version: 1, dir: join(opts.root, 'memory/process_api/x'), top: join(opts.root, 'memory') });
-  });
-
-  it('reads v2 PSI values of the process cgroup', () => {
-    const cg = openCgroup(fixture('v2-nested-lower-parent'));
-    expect(cg?.readPressure()).toMatchObject({ some10: 1.25, full10: 0.75, someTotal: 123456 });
-    cg?.close();
   });
 
   it.each([

@@ -40,14 +40,14 @@ describe('GcTracker summary', () => {
 describe('GcTracker after a major GC', () => {
   it('reports L and the V8-rule estimate (halfway cap for a 128 MiB budget)', () => {
     const t = tracker();
-    t.recordMajor({ oldGen: 100 * MiB, young: 0, newSpaceCapacity: 16 * MiB });
+    t.recordMajor({ oldGen: 100 * MiB, young: 0, youngLarge: 0, newSpaceCapacity: 16 * MiB });
     const s = t.summary(0);
     expect(s.oldGenLive).toBe(100 * MiB);
     expect(s.nextGc).toBe(114 * MiB); // min(max(130, 108) + 16, (100 + 128) / 2)
   });
   it('a failed space read leaves the previous values', () => {
     const t = tracker();
-    t.recordMajor({ oldGen: 10 * MiB, young: 0, newSpaceCapacity: 1 * MiB });
+    t.recordMajor({ oldGen: 10 * MiB, young: 0, youngLarge: 0, newSpaceCapacity: 1 * MiB });
     t.recordMajor(undefined);
     expect(t.summary(0).oldGenLive).toBe(10 * MiB);
     expect(t.summary(0).nextGc).toBe(19 * MiB); // max(13, 18) + 1

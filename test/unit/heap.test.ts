@@ -1,20 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { generationSizes, heapBudget, lastFlag, spaceGeneration, splitNodeOptions, watchedOldGen } from '../../src/heap';
 import {
   defaultSemiSpace,
   dynamicGrowingFactor,
-  generationSizes,
-  heapBudget,
-  lastFlag,
   maxGrowingFactor,
   nextGcEstimate,
-  spaceGeneration,
-  splitNodeOptions,
+  semiFromPhysical,
   V8_11,
   V8_13,
   V8_14,
-  semiFromPhysical,
   v8Rules,
-} from '../../src/heap';
+} from '../../src/heap-rules';
 
 const MiB = 1024 * 1024;
 
@@ -98,7 +94,7 @@ describe('heapBudget with flags', () => {
     { what: 'execArgv overrides NODE_OPTIONS (measured: 248 = 200 + 48)', v8: '11.3', limit: 248, argv: ['--max-old-space-size=200'], opts: '--max-old-space-size=300', budget: 200, source: '--max-old-space-size=200 (execArgv)' },
     { what: 'last occurrence wins', v8: '11.3', limit: 112, argv: ['--max-old-space-size=128', '--max-old-space-size=64'], opts: undefined, budget: 64, source: '--max-old-space-size=64 (execArgv)' },
     { what: '--max-semi-space-size=32 on Node 24 (measured limit 224 with old 128)', v8: '13.6', limit: 224, argv: ['--max-semi-space-size=32'], opts: undefined, budget: 128, source: /3 x --max-semi-space-size=32/ },
-    { what: '--max-semi-space-size=3 rounds up to 4 MiB (measured 4108)', v8: '11.3', limit: 4108, argv: ['--max-semi-space-size=3'], opts: undefined, budget: 4096, source: /rounded to 4 MiB/ },
+    { what: '--max-semi-space-size=3 rounds up to 4 MiB (measured 4108)', v8: '11.3', limit: 4108, argv: ['--max-semi-space-size=3'], opts: undefined, budget: 4096, source: /rounded to 4MiB/ },
     { what: '--max-semi-space-size=0 means default', v8: '13.6', limit: 4288, argv: ['--max-semi-space-size=0'], opts: undefined, budget: 4096, source: /V8 13.6 rule/ },
     { what: '--max-heap-size=256 on Node 20 keeps a 1 MiB semi-space', v8: '11.3', limit: 256, argv: ['--max-heap-size=256'], opts: undefined, budget: 253, source: /--max-heap-size=256 \(execArgv\)/ },
   ];
@@ -210,6 +206,16 @@ describe('heap spaces by generation', () => {
       { space_name: 'code_space', space_used_size: kb(28), space_available_size: 0 },
       { space_name: 'large_object_space', space_used_size: kb(256), space_available_size: 0 },
     ]);
-    expect(sizes).toEqual({ oldGen: kb(17327), young: 0, newSpaceCapacity: kb(16107) });
+    expect(sizes).toEqual({ oldGen: kb(17327), young: 0, youngLarge: 0, newSpaceCapacity: kb(16107) });
+  });
+  it('watches young large objects as old generation (promoted whole), and leaves them out of V8\'s old size', () => {
+    const sizes = generationSizes([
+      { space_name: 'new_space', space_used_size: 3 * MiB, space_available_size: 5 * MiB },
+      { space_name: 'new_large_object_space', space_used_size: 15 * MiB, space_available_size: 0 },
+      { space_name: 'old_space', space_used_size: 40 * MiB, space_available_size: 0 },
+      { space_name: 'read_only_space', space_used_size: MiB, space_available_size: 0 },
+    ]);
+    expect(sizes).toEqual({ oldGen: 40 * MiB, young: 18 * MiB, youngLarge: 15 * MiB, newSpaceCapacity: 8 * MiB });
+    expect(watchedOldGen(sizes)).toBe(55 * MiB);
   });
 });
