@@ -18,9 +18,11 @@ import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } fro
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
 import { Reader, showValue, type ConfigIssue, type ConfigSource, type Picked, type Severity } from './reader';
+import { DEFAULTS, DEFAULT_METRICS_PORT } from './defaults';
 
 export type { StartOptions } from './options';
 export { formatIssue, OomguardConfigError, type ConfigIssue, type ConfigSource } from './reader';
+export { DEFAULTS } from './defaults';
 
 /** The outcome of {@link loadConfig}. */
 export type LoadConfigResult =
@@ -40,8 +42,6 @@ export type LoadConfigResult =
       strict: boolean;
     };
 
-/** The Prometheus exporter's default port (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus). */
-const DEFAULT_METRICS_PORT = 9464;
 /** Sampling more often than this costs CPU without catching anything sooner. */
 export const MIN_POLL_INTERVAL_MS = 10;
 /**
@@ -50,28 +50,6 @@ export const MIN_POLL_INTERVAL_MS = 10;
  * (https://github.com/v8/v8/blob/main/src/heap/heap.cc, CheckIneffectiveMarkCompact).
  */
 const V8_INEFFECTIVE_MARK_COMPACT_PERCENT = 80;
-
-/**
- * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under
- * V8's 80% line, because a process stopped right at 80% can die of "ineffective mark-compacts"
- * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%").
- */
-export const DEFAULTS: Config = Object.freeze({
-  enabled: true,
-  strict: false,
-  heapThreshold: Object.freeze({ kind: 'percent', percent: 75 }),
-  heapWarn: Object.freeze({ kind: 'percent', percent: 70 }),
-  rssThreshold: Object.freeze({ kind: 'percent', percent: 90 }),
-  rssWarn: Object.freeze({ kind: 'percent', percent: 80 }),
-  pollIntervalMs: 1000,
-  shutdownTimeoutMs: 10_000,
-  exitCode: 2,
-  action: 'auto',
-  metrics: Object.freeze({ enabled: true, host: undefined, port: DEFAULT_METRICS_PORT }),
-  otlp: false,
-  otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
-  sdkDisabled: false,
-});
 
 /**
  * Resolves configuration from `env` (normally `process.env`) and `options`, and reports every

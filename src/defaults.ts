@@ -1,0 +1,49 @@
+/**
+ * The configuration when nothing is set, and the test that tells whether anything is.
+ *
+ * Its own module, importing nothing, because the preload reads it in every node process that
+ * `NODE_OPTIONS` reaches: where no `OOMGUARD_*` or `OTEL_*` variable is set (most of them),
+ * the configuration is exactly {@link DEFAULTS} and the parsers, the option table and the
+ * problem wording (config.ts and what it imports) are never loaded.
+ */
+import type { Config } from './types';
+
+/** The Prometheus exporter's default port (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus). */
+export const DEFAULT_METRICS_PORT = 9464;
+
+/**
+ * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under
+ * V8's 80% line, because a process stopped right at 80% can die of "ineffective mark-compacts"
+ * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%").
+ */
+export const DEFAULTS: Config = Object.freeze({
+  enabled: true,
+  strict: false,
+  heapThreshold: Object.freeze({ kind: 'percent', percent: 75 }),
+  heapWarn: Object.freeze({ kind: 'percent', percent: 70 }),
+  rssThreshold: Object.freeze({ kind: 'percent', percent: 90 }),
+  rssWarn: Object.freeze({ kind: 'percent', percent: 80 }),
+  pollIntervalMs: 1000,
+  shutdownTimeoutMs: 10_000,
+  exitCode: 2,
+  action: 'auto',
+  metrics: Object.freeze({ enabled: true, host: undefined, port: DEFAULT_METRICS_PORT }),
+  otlp: false,
+  otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
+  sdkDisabled: false,
+});
+
+/** Not configuration: a guarded process sets it for its children (parent.ts). */
+const PARENT_MARK = 'OOMGUARD_PARENT_PID';
+
+/**
+ * Whether `env` may set anything `loadConfig` reads: every setting is an `OOMGUARD_*` or `OTEL_*`
+ * variable (a unit test holds the option table to that). False means `loadConfig(env)` gives
+ * {@link DEFAULTS} and no warning, so the preload skips it.
+ */
+export function hasSettings(env: NodeJS.ProcessEnv): boolean {
+  for (const name in env) {
+    if ((name.startsWith('OOMGUARD_') && name !== PARENT_MARK) || name.startsWith('OTEL_')) return true;
+  }
+  return false;
+}
