@@ -18,11 +18,11 @@ import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } fro
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
 import { Reader, showValue, type ConfigIssue, type ConfigSource, type Picked, type Severity } from './reader';
-import { DEFAULTS, DEFAULT_METRICS_PORT } from './defaults';
+import { DEFAULTS, DEFAULT_METRICS_PORT, MIN_POLL_INTERVAL_MS } from './defaults';
 
 export type { StartOptions } from './options';
 export { formatIssue, OomguardConfigError, type ConfigIssue, type ConfigSource } from './reader';
-export { DEFAULTS } from './defaults';
+export { DEFAULTS, MIN_POLL_INTERVAL_MS } from './defaults';
 
 /** The outcome of {@link loadConfig}. */
 export type LoadConfigResult =
@@ -42,8 +42,6 @@ export type LoadConfigResult =
       strict: boolean;
     };
 
-/** Sampling more often than this costs CPU without catching anything sooner. */
-export const MIN_POLL_INTERVAL_MS = 10;
 /**
  * V8 aborts with "Ineffective mark-compacts near heap limit" once the old generation is at 80%
  * of its maximum and GC stops freeing memory, so a heap threshold above 80% can lose the race

@@ -8,6 +8,9 @@
  */
 import type { Config } from './types';
 
+/** Sampling more often than this costs CPU without catching anything sooner. */
+export const MIN_POLL_INTERVAL_MS = 10;
+
 /** The Prometheus exporter's default port (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus). */
 export const DEFAULT_METRICS_PORT = 9464;
 
