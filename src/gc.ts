@@ -3,8 +3,8 @@
  * and after each major GC reads V8's "old size" (the old generation left alive, L) and estimates
  * the next major GC's limit with the heap model. Side effects only in `start()`.
  */
-import { constants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
-import * as v8 from 'node:v8';
+import type { PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { generationSizes, type GenerationSizes } from './heap';
 import { growingFactor, nextGcEstimate } from './heap-rules';
 import type { GcSummary } from './types';
@@ -40,6 +40,12 @@ export const GC_BURST_MS = 500;
 
 /** Capacity of the ring buffer; at the fastest observed pace (~100 GCs/s) it holds > 2 s. */
 const RING = 1024;
+
+/**
+ * perf_hooks, loaded by the first `start()`, not on import: most processes never observe a GC
+ * (heap-probe.ts), and loading it is ~1.5 ms of a short process's life (BENCHMARKS.md, figure 4).
+ */
+let perfHooks: typeof import('node:perf_hooks') | undefined;
 
 /**
  * Watches `gc` performance entries. Allocation-free per GC (a preallocated ring buffer); the
@@ -78,6 +84,7 @@ export class GcTracker {
   start(): void {
     if (this.#observer) return;
     try {
+      const { PerformanceObserver } = (perfHooks ??= require('node:perf_hooks') as typeof import('node:perf_hooks'));
       const observer = new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) this.#onEntry(entry);
       });
@@ -110,6 +117,7 @@ export class GcTracker {
 
   #onEntry(entry: PerformanceEntry): void {
     try {
+      const { constants, performance } = perfHooks!;
       // perf_hooks times are ms since timeOrigin; the summary speaks Date.now().
       const endPerf = entry.startTime + entry.duration;
       this.lastDelayMs = performance.now() - endPerf;
@@ -203,12 +211,12 @@ export function majorGcTrigger(): (() => void) | undefined {
   const existing = (globalThis as { gc?: unknown }).gc;
   if (typeof existing === 'function') return () => void (existing as () => unknown)();
   try {
-    v8.setFlagsFromString('--expose-gc');
+    setFlagsFromString('--expose-gc');
     try {
       const gc: unknown = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc');
       return typeof gc === 'function' ? () => void (gc as () => unknown)() : undefined;
     } finally {
-      v8.setFlagsFromString('--no-expose-gc');
+      setFlagsFromString('--no-expose-gc');
     }
   } catch {
     return undefined;
@@ -218,7 +226,7 @@ export function majorGcTrigger(): (() => void) | undefined {
 /** The heap's generation sizes now (after a GC the guard ran itself). */
 export function readSpaces(): GenerationSizes | undefined {
   try {
-    return generationSizes(v8.getHeapSpaceStatistics());
+    return generationSizes(getHeapSpaceStatistics());
   } catch {
     return undefined;
   }
