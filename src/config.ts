@@ -75,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const shutdownTimeoutMs = reader.read('shutdownTimeout', DEFAULTS.shutdownTimeoutMs);
   const exitCode = reader.read('exitCode', DEFAULTS.exitCode);
   const action = reader.read('action', DEFAULTS.action);
+  const telemetryDelayMs = reader.read('telemetryDelay', DEFAULTS.telemetryDelayMs);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
@@ -91,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     action,
     ...telemetry,
     otlpExport: resolveOtlpExport(env, reader.warnings),
+    telemetryDelayMs,
   });
   return { ok: true, config, warnings: reader.warnings, sources: reader.sources };
 }

@@ -17,7 +17,8 @@ export const DEFAULT_METRICS_PORT = 9464;
 /**
  * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under
  * V8's 80% line, because a process stopped right at 80% can die of "ineffective mark-compacts"
- * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%").
+ * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%"). Telemetry
+ * waits 5 s: a process that ends sooner would not have been scraped (agent.ts).
  */
 export const DEFAULTS: Config = Object.freeze({
   enabled: true,
@@ -34,6 +35,7 @@ export const DEFAULTS: Config = Object.freeze({
   otlp: false,
   otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
+  telemetryDelayMs: 5000,
 });
 
 /** Not configuration: a guarded process sets it for its children (parent.ts). */

@@ -51,6 +51,8 @@ export interface StartOptions {
   otlp?: boolean;
   /** `OTEL_SDK_DISABLED`, default false; true: no telemetry at all, the guard still guards. */
   sdkDisabled?: boolean | string;
+  /** `OOMGUARD_TELEMETRY_DELAY`, default `'5s'`: telemetry loads once the process has lived this long, or at the first warning. */
+  telemetryDelay?: string | number;
 }
 
 export type OptionName = keyof StartOptions;
@@ -217,6 +219,12 @@ const ROWS = {
     resolved: (c) => c.sdkDisabled,
     forms: '`true` or `false` (the option also takes the boolean words)',
     doc: '`true`: no telemetry at all (no endpoint, no OTLP); the guard still guards',
+  },
+  telemetryDelay: {
+    variable: 'OOMGUARD_TELEMETRY_DELAY',
+    form: 'duration',
+    resolved: (c) => c.telemetryDelayMs,
+    doc: 'telemetry (the OpenTelemetry SDK, `/metrics`, OTLP) loads once the process has lived this long, or at its first warning, whichever comes first, so a short process (a CLI, a build step) never loads it; `0s`: right after start-up',
   },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
 

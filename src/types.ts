@@ -198,4 +198,6 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /** `OOMGUARD_TELEMETRY_DELAY` in milliseconds: how long a process lives before telemetry loads (agent.ts). */
+  readonly telemetryDelayMs: number;
 }

@@ -25,6 +25,7 @@ describe('defaults', () => {
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      telemetryDelayMs: 5000,
     });
   });
 
