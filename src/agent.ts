@@ -1,26 +1,32 @@
 /**
- * The running guard, as an orchestrator only: it wires config -> GC tracker + sampler ->
- * watcher -> events, starts them and stops them. What each part does lives in its own file:
- * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
- * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), the process tree
- * (parent.ts), telemetry (telemetry/).
+ * The agent's lifecycle: when each part of the guard is loaded and started, and stopped again.
  *
- * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
- * telemetry; `Agent.stop()` removes all of it.
+ * `NODE_OPTIONS` puts the preload into every node process a container starts (npm, build tools,
+ * short CLIs, every child), so what the preload does before the app's first line is paid by all
+ * of them, most of which never need a guard. Hence three steps, each paid only by the processes
+ * that get there:
+ *
+ * 1. `start()`, in the preload: nothing but two unref'd timers and the parent mark.
+ * 2. The first turn of the event loop (or the first `status()`/`reading()`): the guard itself
+ *    (guard.ts: heap budget, cgroup, sampler, watcher, GC tracker; one more module) is loaded and
+ *    armed, and takes its first reading. A process that ends without turning its event loop
+ *    (`node -e 0`, a synchronous CLI) never loads it, and could not have been helped by it: the
+ *    guard acts from timers and GC callbacks, which only run on a turning loop.
+ * 3. `telemetryDelayMs` later (default 5 s, `OOMGUARD_TELEMETRY_DELAY`), or at the first warning,
+ *    whichever comes first: telemetry (the OTel SDK, exporters, the `/metrics` server: ~200
+ *    modules, 100-400 ms of loading and most of the agent's memory). A process that ends sooner
+ *    would not have been scraped anyway: Prometheus scrapes every 15-60 s.
+ *
+ * Every timer here is unref'd: none of them ever keeps a process alive or delays its exit.
  */
-import type { Config, Snapshot, ThresholdSpec } from './types';
-import { formatBytes } from './units';
-import { Sampler, type MemoryLimit } from './sampler';
-import { Watcher } from './watcher';
+import type { Config, Snapshot } from './types';
 import type { Shutdown } from './shutdown';
-import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
-import { HeapProbe } from './heap-probe';
-import { openCgroup, type CgroupHandle } from './cgroup';
-import { Events, type PressureListener } from './events';
+import type { HeapBudget } from './heap';
+import type { MemoryLimit } from './sampler';
+import type { PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
+import type { Guard } from './guard';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
-import { safe } from './safely';
 
 export interface AgentDeps {
   /** Where the agent's own lines go (stderr by default, written synchronously). */
@@ -31,94 +37,99 @@ export interface AgentDeps {
 
 export class Agent {
   readonly config: Config;
-  readonly heapBudget: HeapBudget;
-  readonly #log: (line: string) => void;
-  readonly #gc: GcTracker;
-  readonly #sampler: Sampler;
-  readonly #watcher: Watcher;
-  readonly #cgroup: CgroupHandle | undefined;
+  readonly #deps: AgentDeps;
+  #started = false;
+  #stopped = false;
+  #guard: Guard | undefined;
+  #armTimer: NodeJS.Timeout | undefined;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
-  #telemetryTimer: NodeJS.Immediate | undefined;
-  #snapshot: Snapshot | undefined;
+  #telemetryTimer: NodeJS.Timeout | undefined;
   /** The guarded parent's pid, when this process was started by one (parent.ts). */
   readonly #parentPid: string | undefined;
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
-    this.#log = deps.log;
+    this.#deps = deps;
     this.#parentPid = inheritedParentPid(process.env, process.pid);
-    this.heapBudget = processHeapBudget();
-    this.#gc = new GcTracker({
-      heapBudget: this.heapBudget.bytes,
-      // A major GC is when the heap signal moves, and near the limit they come faster than any
-      // sensible poll: check right away.
-      onMajor: () => this.#watcher.check('gc'),
-    });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
-    this.#cgroup = safe(() => openCgroup());
-    this.#sampler = new Sampler({
-      heapBudget: this.heapBudget.bytes,
-      gc: this.#gc,
-      cgroup: this.#cgroup,
-      constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
-    });
-    const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
-    this.#watcher = new Watcher({
-      config,
-      sample: () => this.#sampler.sample(),
-      onEvaluation: (reading, evaluation) => {
-        this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
-        probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
-      },
-      onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
-      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
-      confirmHeap: (reading) => probe.confirm(reading),
-    });
   }
 
-  /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */
+  /** The heap budget (arms the guard if it is not yet). */
+  get heapBudget(): HeapBudget {
+    return this.#armed().heapBudget;
+  }
+
+  /** The memory limit the sampler sees, and where it came from (arms the guard if it is not yet). */
   memoryLimit(): MemoryLimit {
-    return this.#sampler.memoryLimit();
+    return this.#armed().memoryLimit();
   }
 
-  /** The last reading the policy decided on, with its thresholds and state. */
+  /** The last reading the policy decided on, with its thresholds and state (arms the guard if it is not yet). */
   snapshot(): Snapshot | undefined {
-    return this.#snapshot;
+    if (!this.running) return undefined;
+    return this.#armed().snapshot();
   }
 
+  /** From `start()` until `stop()` (or until an emergency exit took over). */
   get running(): boolean {
-    return this.#watcher.running;
+    return this.#started && !this.#stopped && (this.#guard?.running ?? true);
   }
 
   start(): void {
+    if (this.#started) return;
+    this.#started = true;
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
     // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
     markAsParent(process.env, process.pid);
-    for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
-    this.#watcher.start(); // its first reading decides whether GCs are observed yet
-    if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
-    // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
-    // after the app's own start-up code has run, never before the guard is armed.
-    this.#telemetryTimer = setImmediate(() => this.#ensureTelemetry());
+    if (this.config.heapThreshold.kind === 'bytes' || this.config.rssThreshold.kind === 'bytes') {
+      // Whether a size can ever be reached depends on the heap budget and the memory limit, and
+      // the operator should read it with the other configuration lines, before the app's first
+      // line (guard.ts): such a configuration arms the guard right away.
+      this.#armed();
+      return this.#scheduleTelemetry();
+    }
+    // A 0 ms timer runs on the first turn of the loop after the main module; an unref'd
+    // setImmediate could wait for the next timer or I/O event (guard.ts, promptClock).
+    this.#armTimer = setTimeout(() => {
+      this.#armTimer = undefined;
+      this.#armed();
+    }, 0);
+    this.#armTimer.unref();
+    this.#scheduleTelemetry();
+  }
+
+  #scheduleTelemetry(): void {
+    if (this.config.sdkDisabled) return;
+    this.#telemetryTimer = setTimeout(() => void this.#ensureTelemetry(), this.config.telemetryDelayMs);
     this.#telemetryTimer.unref();
   }
 
   async stop(): Promise<void> {
-    this.#watcher.stop();
-    this.#gc.stop();
+    this.#stopped = true;
+    if (this.#armTimer) clearTimeout(this.#armTimer);
+    this.#armTimer = undefined;
+    this.#guard?.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
-    if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
+    if (this.#telemetryTimer) clearTimeout(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
     const telemetry = await this.#telemetry;
     this.#telemetry = undefined;
     await telemetry?.shutdown().catch(() => undefined);
-    safe(() => this.#cgroup?.close());
+  }
+
+  /** The guard, loaded and started now if the event loop has not turned yet. */
+  #armed(): Guard {
+    if (!this.#guard) {
+      const { Guard } = require('./guard') as typeof import('./guard');
+      this.#guard = new Guard(this.config, { ...this.#deps, telemetry: () => this.#ensureTelemetry() });
+      if (!this.#stopped) this.#guard.start();
+    }
+    return this.#guard;
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */
   #ensureTelemetry(): Promise<TelemetryHandle | undefined> | undefined {
-    if (this.#telemetryTimer) {
-      clearImmediate(this.#telemetryTimer);
+    if (this.#telemetryTimer && !this.#stopped) {
+      clearTimeout(this.#telemetryTimer);
       this.#telemetryTimer = undefined;
       this.#telemetry = this.#startTelemetry();
     }
@@ -128,30 +139,10 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
+      return await startTelemetry(this.config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
     } catch (err) {
-      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
+      this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
       return undefined;
     }
   }
-}
-
-/**
- * A size threshold at or above the wall it guards (the heap budget, the memory limit) can never
- * fire: V8 or the kernel ends the process first. Valid configuration, so not an error, but the
- * operator must hear about it: one line per such threshold.
- */
-function unreachableLines(config: Config, heapBudget: number, memoryLimit: number | undefined): string[] {
-  const lines: string[] = [];
-  const check = (spec: ThresholdSpec, variable: string, wall: number | undefined, what: string): void => {
-    if (spec.kind === 'bytes' && wall !== undefined && spec.bytes >= wall) {
-      lines.push(
-        `oomguard: warning: ${variable}=${formatBytes(spec.bytes)} is at or above the ${what} (${formatBytes(wall)}): ` +
-          'that line can never be reached; use a percent or a smaller size',
-      );
-    }
-  };
-  check(config.heapThreshold, 'OOMGUARD_HEAP_THRESHOLD', heapBudget, 'heap budget');
-  check(config.rssThreshold, 'OOMGUARD_RSS_THRESHOLD', memoryLimit, 'memory limit');
-  return lines;
 }
