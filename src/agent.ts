@@ -2,8 +2,8 @@
  * The running guard, as an orchestrator only: it wires config -> GC tracker + sampler ->
  * watcher -> events, starts them and stops them. What each part does lives in its own file:
  * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
- * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), the process tree
- * (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/).
+ * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), shadow mode
+ * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/).
  *
  * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
  * telemetry; `Agent.stop()` removes all of it.
@@ -22,6 +22,7 @@ import type { TelemetryHandle } from './telemetry';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
 import { ContainerOwnership, limitScope, procSource } from './process-tree';
+import { ObserveGate } from './observe';
 import { safe } from './safely';
 
 export interface AgentDeps {
@@ -40,6 +41,7 @@ export class Agent {
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
   readonly #role: ProcessRole;
+  readonly #observe: ObserveGate | undefined;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -67,12 +69,15 @@ export class Agent {
       constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
       ownsContainer: this.#ownership(),
     });
+    this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
     const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
+      evaluate: this.#observe?.evaluate,
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+        if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
