@@ -4,14 +4,14 @@
  * and does nothing else: no hook runs, the process keeps going until V8 ends it or it stops
  * leaking and exits 0 by itself. A healthy app runs exactly as without the guard.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runChild, tempDir, V8_OOM, why, type ChildResult } from '../helpers/child';
 import { REGISTER, dist } from '../helpers/dist';
 import { nodeMatrix } from '../helpers/node-matrix';
 import { freePort, getWhenUp } from '../fixtures/telemetry/child';
-import { startOtlpReceiver } from '../helpers/otlp-receiver';
+import { startCountingCollector } from '../helpers/collector-counter';
 
 const APP = join(__dirname, '..', 'fixtures', 'core', 'observe-app.js');
 const tmp = tempDir();
@@ -56,11 +56,13 @@ describe('OOMGUARD_ACTION=observe', () => {
     }, 70_000);
   }
 
-  it('a leak that stops: one observed shutdown on stderr, over OTLP and in oomguard_shutdowns_observed_total; the app exits 0 by itself', async () => {
+  it('a leak that stops: one observed shutdown on stderr, over OTLP and in oomguard_shutdowns_observed_total, none in the collector\'s shutdown count; the app exits 0 by itself', async () => {
     dist('register.js');
     const m = marker();
     const port = await freePort();
-    const rx = await startOtlpReceiver();
+    // The collector of otel-collector/config.yaml, as far as its shutdown counter goes.
+    const collector = await startCountingCollector(readFileSync(join(__dirname, '..', '..', 'otel-collector', 'config.yaml'), 'utf8'));
+    const rx = collector.otlp;
     let scrape: Promise<{ status: number; text: string } | undefined> | undefined;
     try {
       const r = await runChild({
@@ -75,7 +77,7 @@ describe('OOMGUARD_ACTION=observe', () => {
           OOMGUARD_HEAP_THRESHOLD: '50%',
           OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
           OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-          OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpUrl,
           OTEL_METRIC_EXPORT_INTERVAL: '600000',
         },
         timeoutMs: 60_000,
@@ -108,8 +110,11 @@ describe('OOMGUARD_ACTION=observe', () => {
       expect([log!.severityText, log!.attributes['oomguard.observed'], log!.attributes['oomguard.level']]).toEqual(['WARN', true, 'shutdown']);
       const span = rx.spans.find((s) => s.name === 'oomguard.shutdown');
       expect(span?.attributes['oomguard.observed']).toBe(true);
+      const counted = await (await fetch(`http://${collector.target}/metrics`)).text();
+      expect(counted).toMatch(/^oomguard_warnings\{/m);
+      expect(counted).not.toMatch(/^oomguard_shutdowns/m);
     } finally {
-      await rx.close();
+      await collector.close();
     }
   }, 70_000);
 
