@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { clusterRole, isLauncherCmdline, isLauncherScript, owningPackage, ProcessRole, type ClusterModule, type ClusterView } from '../../src/launcher';
+import { isLauncherCmdline, isLauncherScript, owningPackage, ProcessRole, type ClusterModule, type ClusterView } from '../../src/launcher';
 
 describe('which main scripts are launchers', () => {
   it.each([
@@ -73,13 +73,25 @@ function view(opts: { env?: NodeJS.ProcessEnv; loaded?: boolean; cluster?: Clust
 const app = { script: '/srv/app/server.js', real: '/srv/app/server.js' };
 
 describe('cluster roles, without loading node:cluster', () => {
-  it('a worker by NODE_UNIQUE_ID; a primary once it has workers; nothing while the app has not loaded node:cluster', () => {
-    expect(clusterRole(view({ env: { NODE_UNIQUE_ID: '1' } }))).toBe('worker');
-    expect(clusterRole(view({ loaded: true, cluster: fakeCluster(2) }))).toBe('primary');
-    expect(clusterRole(view({ loaded: true, cluster: fakeCluster(0) }))).toBeUndefined();
+  it('a primary once it has workers; never a worker (NODE_UNIQUE_ID); node:cluster untouched while the app has not loaded it', () => {
+    expect(new ProcessRole(view({ loaded: true, cluster: fakeCluster(2) }), app).launcher).toBe(true);
+    expect(new ProcessRole(view({ loaded: true, cluster: fakeCluster(0) }), app).launcher).toBe(false);
+    const worker = view({ env: { NODE_UNIQUE_ID: '1' }, loaded: true, cluster: fakeCluster(2) });
+    expect(new ProcessRole(worker, app).launcher).toBe(false);
     const notLoaded = view({ loaded: false });
-    expect(clusterRole(notLoaded)).toBeUndefined();
-    expect(notLoaded.clusterAsked).toBe(0);
+    expect(new ProcessRole(notLoaded, app).launcher).toBe(false);
+    expect(worker.clusterAsked + notLoaded.clusterAsked).toBe(0);
+  });
+
+  it('a primary found by looking (the app forked before the guard looked) is a launcher for good', () => {
+    const cluster = fakeCluster(0);
+    const v = view({ loaded: true, cluster });
+    const role = new ProcessRole(v, app);
+    expect(role.launcher).toBe(false);
+    cluster.workers = { 1: {} };
+    expect(role.launcher).toBe(true);
+    cluster.workers = {};
+    expect(role.launcher).toBe(true);
   });
 
   it('a primary that forks after the guard looked becomes a launcher at its first fork, and says so once', () => {
