@@ -81,7 +81,8 @@ export interface Reading {
   /**
    * What the RSS thresholds are compared with: the larger of the process RSS and the cgroup
    * working set (other processes in the container and worker isolates count too), never the
-   * page cache that the kernel can drop.
+   * page cache that the kernel can drop. In a cgroup shared with other processes the working set
+   * counts only in the one that owns its memory (process-tree.ts); the others compare their RSS.
    */
   memorySignal?: number;
   gc: GcSummary;
