@@ -103,16 +103,26 @@ export function processClusterView(): ClusterView {
   };
 }
 
-/** The main script as given and with links resolved (`/usr/bin/npm`, `.../npm/bin/npm-cli.js`). */
-export function mainScript(argv1: string | undefined = process.argv[1]): { script: string | undefined; real: string | undefined } {
-  if (!argv1) return { script: undefined, real: undefined };
-  let real: string | undefined;
+/** `path` with its links resolved, or undefined when it cannot be. */
+function realpath(path: string): string | undefined {
   try {
-    real = (require('node:fs') as typeof import('node:fs')).realpathSync(argv1);
+    return (require('node:fs') as typeof import('node:fs')).realpathSync(path);
   } catch {
-    real = undefined;
+    return undefined;
   }
-  return { script: argv1, real };
+}
+
+/**
+ * The main script as given and with links resolved (`/usr/bin/npm`, `.../npm/bin/npm-cli.js`),
+ * and whether it is the package manager that started this process's parent script: npm, yarn and
+ * pnpm put their own CLI in `npm_execpath` for the scripts they run, so a package manager run
+ * from a script (`npm run build` inside `npm start`) is known wherever it is installed.
+ */
+export function mainScript(argv1: string | undefined = process.argv[1], env: NodeJS.ProcessEnv = process.env): { script: string | undefined; real: string | undefined; execpath?: boolean } {
+  if (!argv1) return { script: undefined, real: undefined };
+  const real = realpath(argv1);
+  const exec = env.npm_execpath;
+  return { script: argv1, real, execpath: exec !== undefined && real !== undefined && (exec === real || realpath(exec) === real) };
 }
 
 /**
@@ -135,7 +145,7 @@ export class ProcessRole {
 
   constructor(view: ClusterView = processClusterView(), main = mainScript()) {
     this.#view = view;
-    this.#byScript = isLauncherScript(main.script, main.real);
+    this.#byScript = main.execpath === true || isLauncherScript(main.script, main.real);
     this.#worker = view.env.NODE_UNIQUE_ID !== undefined;
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { isLauncherCmdline, isLauncherScript, owningPackage, ProcessRole, type ClusterModule, type ClusterView } from '../../src/launcher';
+import { mainScript, isLauncherCmdline, isLauncherScript, owningPackage, ProcessRole, type ClusterModule, type ClusterView } from '../../src/launcher';
 
 describe('which main scripts are launchers', () => {
   it.each([
@@ -25,6 +25,15 @@ describe('which main scripts are launchers', () => {
     [undefined, undefined],
   ])('%s is not', (script, real) => {
     expect(isLauncherScript(script, real)).toBe(false);
+  });
+
+  it('a package manager run by a script is known by npm_execpath, wherever it is installed', () => {
+    const self = __filename;
+    expect(mainScript(self, { npm_execpath: self }).execpath).toBe(true);
+    expect(mainScript(self, { npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js' }).execpath).toBe(false);
+    expect(mainScript(self, {}).execpath).toBe(false);
+    const role = new ProcessRole(view({}), mainScript(self, { npm_execpath: self }));
+    expect(role.byScript).toBe(true);
   });
 
   it('the package of a script is the last node_modules entry of its path, with its scope', () => {
