@@ -27,6 +27,7 @@ import type { PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
 import type { Guard } from './guard';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
+import { ProcessRole } from './launcher';
 
 export interface AgentDeps {
   /** Where the agent's own lines go (stderr by default, written synchronously). */
@@ -46,11 +47,14 @@ export class Agent {
   #telemetryTimer: NodeJS.Timeout | undefined;
   /** The guarded parent's pid, when this process was started by one (parent.ts). */
   readonly #parentPid: string | undefined;
+  /** A launcher (npm, a cluster primary) leaves the container's memory and the port to the app (launcher.ts). */
+  readonly #role: ProcessRole;
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
     this.#deps = deps;
     this.#parentPid = inheritedParentPid(process.env, process.pid);
+    this.#role = new ProcessRole();
   }
 
   /** The heap budget (arms the guard if it is not yet). */
@@ -78,8 +82,9 @@ export class Agent {
     if (this.#started) return;
     this.#started = true;
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
-    // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
-    markAsParent(process.env, process.pid);
+    // same metrics port: the mark tells their telemetry that this is expected (parent.ts). A
+    // package manager leaves the port to the app it starts, so it does not claim to hold it.
+    if (!this.#role.byScript) markAsParent(process.env, process.pid);
     if (this.config.heapThreshold.kind === 'bytes' || this.config.rssThreshold.kind === 'bytes') {
       // Whether a size can ever be reached depends on the heap budget and the memory limit, and
       // the operator should read it with the other configuration lines, before the app's first
@@ -108,6 +113,7 @@ export class Agent {
     if (this.#armTimer) clearTimeout(this.#armTimer);
     this.#armTimer = undefined;
     this.#guard?.stop();
+    this.#role.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearTimeout(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
@@ -120,7 +126,7 @@ export class Agent {
   #armed(): Guard {
     if (!this.#guard) {
       const { Guard } = require('./guard') as typeof import('./guard');
-      this.#guard = new Guard(this.config, { ...this.#deps, telemetry: () => this.#ensureTelemetry() });
+      this.#guard = new Guard(this.config, { ...this.#deps, role: this.#role, telemetry: () => this.#ensureTelemetry() });
       if (!this.#stopped) this.#guard.start();
     }
     return this.#guard;
@@ -139,7 +145,13 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      return await startTelemetry(this.config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
+      // A launcher leaves the metrics port to the app it starts (launcher.ts); a cluster primary
+      // that forks only later gives it up then, before its first worker is up to bind it.
+      const launcher = this.#role.launcher;
+      const config = launcher ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
+      const telemetry = await startTelemetry(config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
+      if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
+      return telemetry;
     } catch (err) {
       this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
       return undefined;

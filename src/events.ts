@@ -69,6 +69,10 @@ export class Events {
       reading,
       thresholds: evaluation.thresholds,
     };
+    if (event.level === 'shutdown' && deps.config.action === 'observe') {
+      this.#observed({ ...event, observed: true });
+      return;
+    }
     deps.log(JSON.stringify(jsonLine(event)));
     for (const listener of deps.listeners) {
       try {
@@ -91,6 +95,18 @@ export class Events {
     }
   }
 
+  /**
+   * Shadow mode: the record of the shutdown the guard would have made (JSON line, telemetry, a
+   * process warning) and nothing else. `onPressure` listeners are not told: one that drains on
+   * `level: 'shutdown'` would stop the very process this mode promises to leave alone.
+   */
+  #observed(event: PressureEvent): void {
+    const deps = this.#deps;
+    deps.log(JSON.stringify(jsonLine(event)));
+    void deps.telemetry()?.then((t) => t?.recordEvent(event));
+    safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
+  }
+
   /** Telemetry may still be starting: it gets what is left of the deadline, not more. */
   async #flush(msLeft: number): Promise<void> {
     const pending = this.#deps.telemetry();
@@ -104,9 +120,10 @@ export class Events {
 /** The process warning's text: what crossed, and whether the guard is shutting down. */
 export function describeEvent(e: PressureEvent): string {
   const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
-  return e.level === 'shutdown'
-    ? `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`
-    : `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
+  if (e.level !== 'shutdown') return `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
+  return e.observed
+    ? `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`
+    : `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`;
 }
 
 /** The one JSON line on stderr for each event (stable field names; bytes are plain numbers). */
@@ -131,5 +148,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     memoryLimit: r.memoryLimit,
     external: r.external,
     thresholds: e.thresholds,
+    ...(e.observed ? { observed: true } : {}),
   };
 }

@@ -2,7 +2,8 @@
  * The armed guard: config -> GC tracker + sampler -> watcher -> events, wired and started. What
  * each part does lives in its own file: sampling (sampler.ts), deciding (policy.ts), when to
  * look (watcher.ts, cadence.ts), when to observe or force GCs (heap-probe.ts), what a decision
- * becomes (events.ts).
+ * becomes (events.ts), shadow mode (observe.ts), who acts on the container's memory
+ * (process-tree.ts).
  *
  * This module, and everything it imports, is loaded by the agent on the first turn of the event
  * loop (or on the first `status()`), never by the preload itself (agent.ts says why). Nothing
@@ -19,6 +20,9 @@ import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
+import type { ProcessRole } from './launcher';
+import { ContainerOwnership, limitScope, procSource } from './process-tree';
+import { ObserveGate } from './observe';
 import { safe } from './safely';
 
 /**
@@ -41,6 +45,8 @@ export interface GuardDeps {
   log: (line: string) => void;
   shutdown: Shutdown;
   listeners: Set<PressureListener>;
+  /** Whether this process only starts the app (launcher.ts). */
+  role: ProcessRole;
   /** Telemetry, started now if its turn has not come yet; undefined when it is off. */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
 }
@@ -53,6 +59,8 @@ export class Guard {
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
+  readonly #role: ProcessRole;
+  readonly #observe: ObserveGate | undefined;
   #snapshot: Snapshot | undefined;
 
   constructor(config: Config, deps: GuardDeps) {
@@ -67,25 +75,47 @@ export class Guard {
     });
     const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
     this.#cgroup = safe(() => openCgroup());
+    this.#role = deps.role;
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
       gc: this.#gc,
       cgroup: this.#cgroup,
       constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
+      ownsContainer: this.#ownership(),
     });
+    this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
     const events = new Events({ ...deps, config });
     this.#watcher = new Watcher({
       config,
       clock: promptClock,
       sample: () => this.#sampler.sample(),
+      evaluate: this.#observe?.evaluate,
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+        if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
       confirmHeap: (reading) => probe.confirm(reading),
     });
+  }
+
+  /**
+   * Who acts on the container's working set (process-tree.ts): among the processes of the cgroup
+   * that has the limit, the one the kernel's OOM killer would pick, launchers passed over.
+   */
+  #ownership(): ((now: number, workingSet: number, limit: number | undefined) => boolean) | undefined {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return undefined;
+    const ownership = new ContainerOwnership({
+      pid: process.pid,
+      source: procSource(() => limitScope(this.#sampler.memoryLimit().from, cgroup.top)),
+      launcher: () => this.#role.launcher,
+      knownLaunchers: () => this.#role.knownLaunchers(),
+      rss: () => safe(() => process.memoryUsage.rss()),
+    });
+    return (now, workingSet, limit) => ownership.owns(now, workingSet, limit);
   }
 
   /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */
