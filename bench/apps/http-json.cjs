@@ -1,17 +1,42 @@
-// A small HTTP JSON service (figures 2 and 3): GET / answers a small JSON document built per
+// A small HTTP JSON service (figures 2, 3, 5, 6): GET / answers a small JSON document built per
 // request. Prints {"port":N} on stdout once listening on 127.0.0.1 (ephemeral port).
+// /__cpu and /__mem are the bench's own probes (CPU time and requests served; memory).
 'use strict';
 const http = require('node:http');
+const { readFileSync } = require('node:fs');
 
-const items = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item-${i}`, price: i * 1.5, tags: ['a', 'b'] }));
+/** Peak RSS, and from /proc/self/smaps_rollup the anonymous (private, heap-like) part of RSS now. */
+function memory() {
+  const out = { maxRssBytes: process.resourceUsage().maxRSS * 1024, rssBytes: process.memoryUsage.rss(), otelModules: 0 };
+  try {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    out.anonBytes = Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)?.[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  for (const file of Object.keys(require.cache)) if (file.includes('@opentelemetry')) out.otelModules++;
+  // V8's heap as committed (physical), by space: which part of the memory is the JS heap.
+  const v8 = require('node:v8');
+  out.heapSpaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.physical_space_size]));
+  return out;
+}
+
+const items = require('./items.cjs');
 let served = 0;
 const server = http.createServer((req, res) => {
-  if (req.url === '/__cpu') {
+  if (req.url === '/__mem') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(memory()));
+    return;
+  }
+  if (req.url.startsWith('/__cpu')) {
     // The bench reads the process's CPU time around a measured run: CPU per request is far less
     // sensitive to other work on a shared machine than requests per second.
     const { user, system } = process.cpuUsage();
+    const thread = process.threadCpuUsage();
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ cpuUs: user + system, served }));
+    // hrtimeNs: the monotonic clock, to cut a CPU profile of the app to a measured run.
+    res.end(JSON.stringify({ cpuUs: user + system, threadCpuUs: thread.user + thread.system, served, hrtimeNs: String(process.hrtime.bigint()) }));
     return;
   }
   served++;
