@@ -6,19 +6,13 @@
  */
 import type { GcTracker } from './gc';
 import { generationSizes } from './heap';
-import {
-  installNearHeapLimit,
-  loadNative,
-  onMajorGc,
-  type NativeSettings,
-  type NativeStatus,
-  type NearLimitInfo,
-} from './native';
-import type { PressureEvent, Reading, ResolvedThresholds } from './types';
+import { installNearHeapLimit, loadNative, onMajorGc, type NativeStatus, type NearLimitInfo } from './native';
+import { pressureOf, resolveThresholds, type PolicyConfig } from './policy';
+import type { Config, PressureEvent, Reading } from './types';
 
 export interface NativeGuardOptions {
-  settings: NativeSettings;
-  exitCode: number;
+  /** `native` (auto | on | off), `nativeReserveBytes`, and the exit code the native part exits with itself. */
+  config: Pick<Config, 'native' | 'nativeReserveBytes' | 'exitCode'>;
   /** The container's memory limit, when known: the reserve never goes past what it leaves. */
   memoryLimit: number | undefined;
   /** Fed with every mark-compact. */
@@ -46,18 +40,19 @@ export class NativeGuard {
 
   /** Loads and installs the native part, or explains why not; never throws. */
   static start(options: NativeGuardOptions): NativeGuard {
-    const { binding, ...status } = loadNative(options.settings.mode, options.root);
+    const { config } = options;
+    const { binding, ...status } = loadNative(config.native, options.root);
     const guard = new NativeGuard(status);
     if (!binding) {
-      if (options.settings.mode === 'on') options.log(`oomguard: OOMGUARD_NATIVE=on but the native part is not active: ${status.reason}`);
+      if (config.native === 'on') options.log(`oomguard: OOMGUARD_NATIVE=on but the native part is not active: ${status.reason}`);
       return guard;
     }
     try {
       guard.#memoryLimit = options.memoryLimit ?? 0;
       guard.#removeNear = installNearHeapLimit(binding, {
-        reserveBytes: options.settings.reserveBytes,
+        reserveBytes: config.nativeReserveBytes,
         memoryLimit: guard.#memoryLimit,
-        exitCode: options.exitCode,
+        exitCode: config.exitCode,
         onNearLimit: options.onNearLimit,
         log: options.log,
       });
@@ -101,9 +96,12 @@ export class NativeGuard {
 
 /**
  * The shutdown event for V8's near-heap-limit callback: signal `heap`, reason `heap-limit`, the
- * limit V8 reached as both value and threshold.
+ * limit V8 reached as both value and threshold, on a reading taken after it fired (its
+ * thresholds and pressure as the policy would resolve them; the policy's state is not touched).
  */
-export function nearLimitEvent(info: NearLimitInfo, reading: Reading, thresholds: ResolvedThresholds, pressure: number): PressureEvent {
+export function nearLimitEvent(info: NearLimitInfo, reading: Reading, config: PolicyConfig): PressureEvent {
+  const thresholds = resolveThresholds(reading, config);
+  const pressure = pressureOf(reading, thresholds);
   return {
     level: 'shutdown',
     signal: 'heap',

@@ -10,9 +10,9 @@
  *   entry for every GC).
  *
  * Where the binary is missing, does not load (another platform without a compiler, a node whose
- * binary lacks a symbol) or `OOMGUARD_NATIVE=off`, `loadNative()` says why and the guard runs in
- * its JavaScript mode, exactly as without this module. docs/native.md has the whole story.
- * Nothing runs on import.
+ * binary lacks a symbol) or `OOMGUARD_NATIVE=off` (`Config.native`), `loadNative()` says why and
+ * the guard runs in its JavaScript mode, exactly as without this module. docs/native.md has the
+ * whole story. Nothing runs on import.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,53 +20,7 @@ import * as v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 import type { SpaceStats } from './heap';
 import { heapSnapshotRequested, heapSnapshotPath } from './native-snapshot';
-import { formatBytes, parseSize } from './units';
-
-/** What `OOMGUARD_NATIVE` asks for. `on` is `auto` that warns when the native part is not active. */
-export type NativeMode = 'auto' | 'on' | 'off';
-
-/** The environment variables this module reads. */
-export const NATIVE_VARIABLES = ['OOMGUARD_NATIVE', 'OOMGUARD_NATIVE_RESERVE'] as const;
-
-/**
- * Default reserve: what the limit is raised by above what the old generation already holds.
- * The shutdown (hooks, the JSON line, the telemetry flush) allocates in it; measured on Node 24,
- * 4 MiB already let a 64 MiB heap's runaway loops end cleanly, 64 MiB leaves hooks room to work.
- */
-export const DEFAULT_RESERVE = 64 * 1024 * 1024;
-
-export interface NativeSettings {
-  mode: NativeMode;
-  reserveBytes: number;
-  /** One line per bad value (the default is used instead). */
-  issues: string[];
-}
-
-/** Reads `OOMGUARD_NATIVE` (auto | on | off) and `OOMGUARD_NATIVE_RESERVE` (a size). Never throws. */
-export function nativeSettings(env: NodeJS.ProcessEnv): NativeSettings {
-  const issues: string[] = [];
-  let mode: NativeMode = 'auto';
-  const raw = env.OOMGUARD_NATIVE?.trim().toLowerCase();
-  if (raw !== undefined && raw !== '') {
-    if (raw === 'auto' || raw === 'on' || raw === 'off') mode = raw;
-    else if (raw === 'false' || raw === '0' || raw === 'no') mode = 'off';
-    else issues.push(`oomguard: OOMGUARD_NATIVE=${JSON.stringify(env.OOMGUARD_NATIVE)}: expected auto, on or off (using auto)`);
-  }
-  let reserveBytes = DEFAULT_RESERVE;
-  const reserve = env.OOMGUARD_NATIVE_RESERVE?.trim();
-  if (reserve !== undefined && reserve !== '') {
-    const parsed = parseSize(reserve);
-    if (!parsed.ok || parsed.value < 1024 * 1024) {
-      const why = parsed.ok ? 'less than 1MiB cannot hold a shutdown' : parsed.message;
-      issues.push(
-        `oomguard: OOMGUARD_NATIVE_RESERVE=${JSON.stringify(reserve)}: ${why}; expected a size of at least 1MiB such as 64MiB (using ${formatBytes(DEFAULT_RESERVE)})`,
-      );
-    } else {
-      reserveBytes = parsed.value;
-    }
-  }
-  return { mode, reserveBytes, issues };
-}
+import type { NativeMode } from './types';
 
 /** What the addon exports (native/addon.cc). */
 export interface Binding {

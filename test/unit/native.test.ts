@@ -1,31 +1,50 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RESERVE, loadNative, nativeSettings } from '../../src/native';
+import { formatIssue, loadConfig } from '../../src/config';
+import { loadNative } from '../../src/native';
 import { heapSnapshotPath, heapSnapshotRequested, optionValue } from '../../src/native-snapshot';
 import { tempDir } from '../helpers/child';
 
-describe('nativeSettings (OOMGUARD_NATIVE, OOMGUARD_NATIVE_RESERVE)', () => {
+const MiB = 1024 * 1024;
+
+describe('OOMGUARD_NATIVE and OOMGUARD_NATIVE_RESERVE are read with the rest of the configuration', () => {
   it.each([
-    [{}, 'auto', DEFAULT_RESERVE, 0],
-    [{ OOMGUARD_NATIVE: 'off' }, 'off', DEFAULT_RESERVE, 0],
-    [{ OOMGUARD_NATIVE: 'OFF' }, 'off', DEFAULT_RESERVE, 0],
-    [{ OOMGUARD_NATIVE: 'false' }, 'off', DEFAULT_RESERVE, 0],
-    [{ OOMGUARD_NATIVE: 'on' }, 'on', DEFAULT_RESERVE, 0],
-    [{ OOMGUARD_NATIVE: 'yes please' }, 'auto', DEFAULT_RESERVE, 1],
-    [{ OOMGUARD_NATIVE_RESERVE: '128MiB' }, 'auto', 128 * 1024 * 1024, 0],
-    [{ OOMGUARD_NATIVE_RESERVE: '512KiB' }, 'auto', DEFAULT_RESERVE, 1],
-    [{ OOMGUARD_NATIVE_RESERVE: '64m' }, 'auto', DEFAULT_RESERVE, 1],
-  ] as const)('%j -> %s, %d bytes, %d issue(s)', (env, mode, reserve, issues) => {
-    const s = nativeSettings(env);
-    expect(s.mode).toBe(mode);
-    expect(s.reserveBytes).toBe(reserve);
-    expect(s.issues).toHaveLength(issues);
+    [{}, 'auto', 64 * MiB],
+    [{ OOMGUARD_NATIVE: 'off' }, 'off', 64 * MiB],
+    [{ OOMGUARD_NATIVE: ' OFF ' }, 'off', 64 * MiB],
+    [{ OOMGUARD_NATIVE: 'false' }, 'off', 64 * MiB],
+    [{ OOMGUARD_NATIVE: 'On' }, 'on', 64 * MiB],
+    [{ OOMGUARD_NATIVE: 'yes' }, 'on', 64 * MiB],
+    [{ OOMGUARD_NATIVE_RESERVE: '128MiB' }, 'auto', 128 * MiB],
+    [{ OOMGUARD_NATIVE_RESERVE: '1MiB' }, 'auto', MiB],
+  ] as const)('%j -> %s, %d bytes', (env, mode, reserve) => {
+    const r = loadConfig(env);
+    if (!r.ok) throw new Error(r.issues.map(formatIssue).join('\n'));
+    expect(r.config.native).toBe(mode);
+    expect(r.config.nativeReserveBytes).toBe(reserve);
+    expect(r.warnings).toEqual([]);
   });
 
-  it('a bad value is one line naming the variable, the value and the expected form', () => {
-    const [line] = nativeSettings({ OOMGUARD_NATIVE_RESERVE: '1KiB' }).issues;
-    expect(line).toMatch(/^oomguard: OOMGUARD_NATIVE_RESERVE="1KiB": .*expected a size of at least 1MiB/);
+  it('start() options win over the variables', () => {
+    const r = loadConfig({ OOMGUARD_NATIVE: 'off', OOMGUARD_NATIVE_RESERVE: '8MiB' }, { native: 'on', nativeReserve: 32 * MiB });
+    expect(r.ok && [r.config.native, r.config.nativeReserveBytes]).toEqual(['on', 32 * MiB]);
+  });
+
+  it.each([
+    [{ OOMGUARD_NATIVE: 'yes please' }, 'oomguard: OOMGUARD_NATIVE="yes please": this is not a mode of the native part; expected auto, on or off (or true/false)'],
+    [{ OOMGUARD_NATIVE_RESERVE: '512KiB' }, 'oomguard: OOMGUARD_NATIVE_RESERVE="512KiB": less than 1MiB cannot hold a shutdown; expected a size of at least 1MiB, such as 64MiB or 256MiB'],
+    [{ OOMGUARD_NATIVE_RESERVE: '64' }, 'oomguard: OOMGUARD_NATIVE_RESERVE="64": less than 1MiB cannot hold a shutdown; expected a size of at least 1MiB, such as 64MiB or 256MiB'],
+    [{ OOMGUARD_NATIVE_RESERVE: '64m' }, expect.stringMatching(/^oomguard: OOMGUARD_NATIVE_RESERVE="64m": the unit "m" is ambiguous .*; expected a size of at least 1MiB/)],
+  ])('a bad value %j is one error line naming the variable, the value and the expected form', (env, line) => {
+    const r = loadConfig(env);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map(formatIssue)).toEqual([line]);
+  });
+
+  it('they are known variables: no "did you mean" warning', () => {
+    const r = loadConfig({ OOMGUARD_NATIVE: 'auto', OOMGUARD_NATIVE_RESERVE: '64MiB' });
+    expect(r.warnings).toEqual([]);
   });
 });
 
