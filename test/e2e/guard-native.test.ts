@@ -64,6 +64,30 @@ for (const node of nodeMatrix()) {
   });
 }
 
+describe('V8 reaches its heap limit during a shutdown the policy started', () => {
+  for (const node of nodeMatrix()) {
+    it(`Node ${node.major}: a hook that allocates in one synchronous loop ends the shutdown at once with exit 2, not V8's abort`, async () => {
+      const sync = file('sync');
+      const r = await run(node.path, 'hook', { MARKER: sync });
+      expect(r.stderr, why(r)).not.toMatch(V8_OOM);
+      expect(r.code, why(r)).toBe(2);
+      expect(r.signal).toBeNull();
+      const shutdown = r.events.filter((e) => e.name === 'oomguard.shutdown');
+      expect(shutdown, why(r)).toHaveLength(1);
+      expect(shutdown[0]!.reason).toBe('heap-threshold');
+      expect(JSON.parse(readFileSync(sync, 'utf8'))).toMatchObject({ reason: 'heap-threshold' });
+      expect(r.stderr).toMatch(/oomguard: the V8 heap reached its limit during the shutdown; exiting now with code 2 \(unfinished hooks: "runawayHook"\)/);
+    });
+  }
+
+  it('OOMGUARD_NATIVE=off (the JavaScript mode): the same hook dies of V8\'s abort', async () => {
+    const r = await run(process.execPath, 'hook', { MARKER: file('sync'), OOMGUARD_NATIVE: 'off' });
+    expect(r.events.filter((e) => e.name === 'oomguard.shutdown'), why(r)).toHaveLength(1);
+    expect(r.stderr).toMatch(V8_OOM);
+    expect(r.signal === 'SIGABRT' || r.code === 134, why(r)).toBe(true);
+  });
+});
+
 describe('doctor says which mode the guard runs in, and why', () => {
   it('native part active with the prebuilt binary; not active with OOMGUARD_NATIVE=off', async () => {
     const cli = dist('cli.js');
