@@ -16,10 +16,10 @@
 // completion callback or queue a Node-API thread-safe-function call.
 //
 // ABI: Node-API (NAPI_VERSION 8) for everything JavaScript sees, plus V8 Isolate members and two
-// libuv functions, each exported by the node binary under the same mangled name on Node 20, 22,
-// 24 and 26 (docs/native.md lists them and how that was checked). The only V8 layouts compiled
-// in are HeapSpaceStatistics (a name pointer and four size_t) and the GCType value
-// kGCTypeMarkSweepCompact (1 << 2), identical in the headers of all four majors. Linked with
+// libuv functions, each exported by the node binary under the same mangled name on Node 22, 24
+// and 26 (docs/native.md lists them and how that was checked). The only V8 layouts compiled in
+// are HeapSpaceStatistics (a name pointer and four size_t) and the GCType value
+// kGCTypeMarkSweepCompact (1 << 2), identical in the headers of all three majors. Linked with
 // -z now: a node binary that lacks one of the symbols refuses to load the addon (the guard then
 // runs in its JavaScript mode) instead of failing at the first call.
 
