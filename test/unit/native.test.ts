@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatIssue, loadConfig } from '../../src/config';
 import { loadNative } from '../../src/native';
+import { NativeGuard, nearLimitEvent } from '../../src/native-guard';
+import { DEFAULTS } from '../../src/config';
+import type { Reading } from '../../src/types';
 import { heapSnapshotPath, heapSnapshotRequested, optionValue } from '../../src/native-snapshot';
 import { tempDir } from '../helpers/child';
 
@@ -97,5 +100,42 @@ describe('--heapsnapshot-near-heap-limit', () => {
     const at = new Date(2026, 10, 30, 9, 5, 7);
     expect(optionValue(['--diagnostic-dir=/a', '--diagnostic-dir', '/b'], '--diagnostic-dir')).toBe('/b');
     expect(heapSnapshotPath(['--diagnostic-dir=/var/diag'], at)).toBe(`/var/diag/Heap.20261130.090507.${process.pid}.0.001.heapsnapshot`);
+  });
+});
+
+describe('NativeGuard', () => {
+  const tmp = tempDir('oomguard-native-guard-');
+  afterAll(() => tmp.remove());
+  const gc = { record: () => undefined, recordMajor: () => undefined };
+  const start = (native: 'auto' | 'on' | 'off', root: string, log: (line: string) => void) =>
+    NativeGuard.start({ config: { ...DEFAULTS, native }, memoryLimit: undefined, gc, onMajor: () => undefined, onNearLimit: () => undefined, log, root });
+
+  it('without a binary it is inactive and silent under auto, and says why under on', () => {
+    const lines: string[] = [];
+    const auto = start('auto', join(tmp.dir, 'none'), (l) => lines.push(l));
+    expect(auto.status.active).toBe(false);
+    expect(auto.observesGc).toBe(false);
+    expect(lines).toEqual([]);
+    start('on', join(tmp.dir, 'none'), (l) => lines.push(l));
+    expect(lines).toEqual([expect.stringMatching(/^oomguard: OOMGUARD_NATIVE=on but the native part is not active: no binary for linux-x64/)]);
+  });
+
+  it('off: inactive whatever is installed, and nothing is logged', () => {
+    const lines: string[] = [];
+    const guard = start('off', join(__dirname, '..', '..'), (l) => lines.push(l));
+    expect(guard.status).toMatchObject({ active: false, mode: 'off' });
+    expect(lines).toEqual([]);
+  });
+});
+
+describe('nearLimitEvent', () => {
+  it('is a heap-limit shutdown whose value and threshold are the limit V8 reached, on the reading taken then', () => {
+    const MiB = 1024 * 1024;
+    const reading = { time: 0, heapBudget: 100 * MiB, heapSignal: 90 * MiB, memorySignal: 300 * MiB, memoryLimit: 400 * MiB } as Reading;
+    const info = { heapLimit: 100 * MiB, initialHeapLimit: 100 * MiB, raisedBy: 64 * MiB, rss: 300 * MiB, agoMs: 3, terminated: true };
+    const event = nearLimitEvent(info, reading, DEFAULTS);
+    expect(event).toMatchObject({ level: 'shutdown', signal: 'heap', reason: 'heap-limit', value: 100 * MiB, threshold: 100 * MiB, reading });
+    expect(event.thresholds.heap.shutdown).toBe(75 * MiB);
+    expect(event.pressure).toBeCloseTo(90 / 75, 5);
   });
 });
