@@ -22,6 +22,7 @@ const CASES = [
   { runaway: 'handler', what: 'an HTTP request handler that allocates in one synchronous loop' },
   { runaway: 'burst', what: 'one synchronous allocation burst of 100 MiB, larger than the headroom left' },
   { runaway: 'timer', what: 'a timer callback that allocates in one synchronous loop' },
+  { runaway: 'top', what: "the main module allocating in one synchronous loop, before the guard's telemetry is up" },
 ];
 
 function run(node: string, runaway: string, env: Record<string, string>) {
