@@ -3,10 +3,11 @@
  * watcher -> events, starts them and stops them. What each part does lives in its own file:
  * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
  * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), shadow mode
- * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/).
+ * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/),
+ * the optional native part (native-guard.ts).
  *
- * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
- * telemetry; `Agent.stop()` removes all of it.
+ * Nothing here runs on import. `Agent.start()` installs the native part's V8 callbacks when it
+ * loads, a timer, a GC observer and (later) the telemetry; `Agent.stop()` removes all of it.
  */
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
@@ -24,6 +25,7 @@ import { ProcessRole } from './launcher';
 import { ContainerOwnership, limitScope, procSource } from './process-tree';
 import { ObserveGate } from './observe';
 import { safe } from './safely';
+import { NativeGuard, nearLimitEvent } from './native-guard';
 
 export interface AgentDeps {
   /** Where the agent's own lines go (stderr by default, written synchronously). */
@@ -42,6 +44,9 @@ export class Agent {
   readonly #cgroup: CgroupHandle | undefined;
   readonly #role: ProcessRole;
   readonly #observe: ObserveGate | undefined;
+  readonly #events: Events;
+  /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
+  #native: NativeGuard | undefined;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -70,7 +75,7 @@ export class Agent {
       ownsContainer: this.#ownership(),
     });
     this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
-    const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
+    this.#events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
@@ -78,9 +83,11 @@ export class Agent {
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
         if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
-        probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
+        this.#native?.setMemoryLimit(reading.memoryLimit);
+        // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
+        if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
-      onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
+      onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
       confirmHeap: (reading) => probe.confirm(reading),
     });
@@ -123,6 +130,7 @@ export class Agent {
     // package manager leaves the port to the app it starts, so it does not claim to hold it.
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    this.#native ??= this.#startNative();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
@@ -135,6 +143,8 @@ export class Agent {
     this.#watcher.stop();
     this.#gc.stop();
     this.#role.stop();
+    this.#native?.stop();
+    this.#native = undefined;
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
@@ -142,6 +152,22 @@ export class Agent {
     this.#telemetry = undefined;
     await telemetry?.shutdown().catch(() => undefined);
     safe(() => this.#cgroup?.close());
+  }
+
+  /**
+   * The native part, before the first reading (which decides whether the `gc` observer is
+   * needed), or the JavaScript mode when it is off or does not load. At V8's heap limit it starts
+   * the `heap-limit` shutdown on a reading taken then (events.ts).
+   */
+  #startNative(): NativeGuard {
+    return NativeGuard.start({
+      config: this.config,
+      memoryLimit: this.#sampler.memoryLimit().bytes,
+      gc: this.#gc,
+      onMajor: () => this.#watcher.check('gc'),
+      onNearLimit: (info) => this.#events.heapLimit(() => nearLimitEvent(info, this.#sampler.sample(), this.config)),
+      log: this.#log,
+    });
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */

@@ -17,6 +17,7 @@ export type {
   GcSummary,
   GuardState,
   Level,
+  NativeMode,
   PressureEvent,
   Reading,
   ResolvedThresholds,

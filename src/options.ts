@@ -9,9 +9,9 @@
  * Nothing here loads anything heavy: the preload imports this table before the app's first line.
  */
 
-import type { Config, ShutdownAction } from './types';
-import { EXPECTED, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
-import { parseAction, parseBoolean, parseExitCode, parseHost, parseMetrics, parseOnOff, parsePort } from './parsers';
+import type { Config, NativeMode, ShutdownAction } from './types';
+import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
+import { parseAction, parseBoolean, parseExitCode, parseHost, parseMetrics, parseNativeMode, parseOnOff, parsePort, parseReserve } from './parsers';
 import { PARENT_PID_VAR } from './parent';
 
 /**
@@ -41,6 +41,10 @@ export interface StartOptions {
   exitCode?: number | string;
   /** `OOMGUARD_ACTION`, default `'auto'`; `'observe'` reports the shutdown it would have made and does not act. */
   action?: ShutdownAction;
+  /** `OOMGUARD_NATIVE`, default `'auto'`: the optional native part (V8's near-heap-limit and major-GC callbacks). */
+  native?: NativeMode | boolean;
+  /** `OOMGUARD_NATIVE_RESERVE`, default `'64MiB'`, at least `'1MiB'`; a number is bytes. */
+  nativeReserve?: string | number;
   /** `OOMGUARD_METRICS`, default `'prometheus'` (serve `/metrics`); `'none'` or false: no endpoint. */
   metrics?: 'prometheus' | 'none' | boolean;
   /** `OTEL_EXPORTER_PROMETHEUS_HOST`, default: all interfaces. */
@@ -90,6 +94,8 @@ export const FORMS = {
   },
   port: { parse: parsePort, expected: EXPECTED.port, show: String, docs: 'integer 0..65535' },
   onOff: { parse: parseOnOff, expected: EXPECTED.onOff, show: (on: boolean) => (on ? 'on' : 'off'), docs: '`true` or `false`' },
+  nativeMode: { parse: parseNativeMode, expected: EXPECTED.nativeMode, show: String, docs: '`auto`, `on`, `off` (any case); boolean words too (`false` = `off`)' },
+  reserve: { parse: parseReserve, expected: EXPECTED.reserve, show: formatBytes, docs: `a [size](${FORMS_DOC}) of at least \`1MiB\`` },
 } as const satisfies Record<string, Form>;
 
 export type FormName = keyof typeof FORMS;
@@ -180,6 +186,18 @@ const ROWS = {
     form: 'action',
     resolved: (c) => c.action,
     doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`; `observe`: shadow mode, report the shutdown it would have made (JSON line with `\"observed\":true`, span, log record, `oomguard.shutdowns.observed`) but run no hook and keep the process running ([shadow mode](docs/configuration.md#shadow-mode-oomguard_actionobserve))",
+  },
+  native: {
+    variable: 'OOMGUARD_NATIVE',
+    form: 'nativeMode',
+    resolved: (c) => c.native,
+    doc: 'the optional native part, which hears V8 itself: at the heap limit it shuts down even a runaway synchronous loop (`heap-limit`, exit 2). `auto`: used when it loads; `on`: the same, and a line on stderr when it does not; `off`: the JavaScript guard only ([native.md](docs/native.md))',
+  },
+  nativeReserve: {
+    variable: 'OOMGUARD_NATIVE_RESERVE',
+    form: 'reserve',
+    resolved: (c) => c.nativeReserveBytes,
+    doc: "how far the native part raises V8's heap limit once it is reached, so the shutdown has room to run; never past what the memory limit leaves",
   },
   metrics: {
     variable: 'OOMGUARD_METRICS',

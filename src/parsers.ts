@@ -6,8 +6,8 @@
  * a deployment file often carries a stray space or capital.
  */
 
-import type { ShutdownAction } from './types';
-import { EXPECTED, fail, type ParseResult } from './units';
+import type { NativeMode, ShutdownAction } from './types';
+import { EXPECTED, fail, parseSize, type ParseResult } from './units';
 
 /** The words a boolean takes, in any case. */
 export const BOOLEAN_WORDS = Object.freeze({ true: ['true', 'yes', 'on', '1'], false: ['false', 'no', 'off', '0'] } as const);
@@ -58,6 +58,33 @@ export function parseAction(input: string): ParseResult<ShutdownAction> {
   const word = input.trim().toLowerCase() as ShutdownAction;
   if (ACTIONS.includes(word)) return { ok: true, value: word };
   return fail('this is not an action', EXPECTED.action);
+}
+
+export const NATIVE_MODES: readonly NativeMode[] = Object.freeze(['auto', 'on', 'off']);
+
+/** Parses `auto`, `on` or `off` (any case); the boolean words mean `on` and `off`. */
+export function parseNativeMode(input: string | boolean): ParseResult<NativeMode> {
+  if (typeof input === 'boolean') return { ok: true, value: input ? 'on' : 'off' };
+  const word = input.trim().toLowerCase();
+  if ((NATIVE_MODES as readonly string[]).includes(word)) return { ok: true, value: word as NativeMode };
+  const bool = parseBoolean(word);
+  if (bool.ok) return { ok: true, value: bool.value ? 'on' : 'off' };
+  return fail('this is not a mode of the native part', EXPECTED.nativeMode);
+}
+
+/**
+ * The smallest reserve accepted. The shutdown allocates in it (the JSON line, the event, the
+ * hooks' own work); below 1 MiB not even that fits, and the process would end at once at the
+ * raised limit. A forgotten unit (`OOMGUARD_NATIVE_RESERVE=64` is 64 bytes) is the usual cause.
+ */
+export const MIN_RESERVE_BYTES = 1024 * 1024;
+
+/** Parses the native part's reserve: a size (the forms of `parseSize`) of at least 1 MiB. */
+export function parseReserve(input: string | number): ParseResult<number> {
+  const size = parseSize(input);
+  if (!size.ok) return fail(size.message, EXPECTED.reserve);
+  if (size.value < MIN_RESERVE_BYTES) return fail('less than 1MiB cannot hold a shutdown', EXPECTED.reserve);
+  return size;
 }
 
 /**

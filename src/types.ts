@@ -98,8 +98,11 @@ export interface ResolvedThresholds {
 export type WarnReason = `${Signal}-warn`;
 /** Why a warning cleared. */
 export type RecoverReason = `${Signal}-recovered`;
-/** Why the guard shut down: a signal at its line, or V8 thrashing in GC near the heap line. */
-export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash';
+/**
+ * Why the guard shut down: a signal at its line, V8 thrashing in GC near the heap line, or V8's
+ * own near-heap-limit callback (`heap-limit`, the native part: docs/native.md).
+ */
+export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash' | 'heap-limit';
 /** Why a running shutdown was cut short (memory still rising toward the wall, or V8 thrashing). */
 export type EmergencyReason = `${Signal}-emergency` | 'gc-thrash-emergency';
 /** Every `reason` a decision or event can carry: the documented values, nothing else. */
@@ -169,6 +172,12 @@ export type ThresholdSpec =
  */
 export type ShutdownAction = 'exit' | 'signal' | 'auto' | 'observe';
 
+/**
+ * Whether the optional native part runs (`OOMGUARD_NATIVE`): `auto` when it loads, `on` the same
+ * plus a line on stderr when it does not, `off` the JavaScript mode only (docs/native.md).
+ */
+export type NativeMode = 'auto' | 'on' | 'off';
+
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
   /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
@@ -209,4 +218,8 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /** `OOMGUARD_NATIVE`. */
+  readonly native: NativeMode;
+  /** `OOMGUARD_NATIVE_RESERVE` in bytes: how far the native part raises V8's heap limit once it is reached. */
+  readonly nativeReserveBytes: number;
 }

@@ -11,8 +11,11 @@ import { runLeak } from '../fixtures/heap/run-leak';
 const LINE = /\[HeapController\] Limit: old size: (\d+) KB, new limit: (\d+) KB/g;
 
 describe.each(nodeMatrix())('Node $major: next-GC estimate vs V8', ({ path }) => {
-  it('stays within 5% of the limit --trace-gc-verbose prints, GC by GC', async () => {
-    const run = await runLeak(path, ['--trace-gc-verbose', '--max-old-space-size=128']);
+  it.each([
+    { feed: 'a gc PerformanceObserver', tracker: '1' },
+    { feed: "the native part's mark-compact reports", tracker: 'native' },
+  ] as const)('fed by $feed, stays within 5% of the limit --trace-gc-verbose prints, GC by GC', async ({ tracker }) => {
+    const run = await runLeak(path, ['--trace-gc-verbose', '--max-old-space-size=128'], { tracker });
     const trace = [...run.stdout.matchAll(LINE)].map((m) => ({ L: Number(m[1]) * 1024, limit: Number(m[2]) * 1024 }));
     const mine = run.lines.filter((l) => l.type === 'major');
     expect(trace.length).toBeGreaterThan(4);

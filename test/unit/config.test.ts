@@ -25,6 +25,8 @@ describe('defaults', () => {
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      native: 'auto',
+      nativeReserveBytes: 64 * 1024 * 1024,
     });
   });
 
