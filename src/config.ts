@@ -14,6 +14,7 @@
 import type { Config, ThresholdSpec } from './types';
 import { formatDuration, formatThreshold } from './units';
 import { parseHttpUrl } from './parsers';
+import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
@@ -71,6 +72,9 @@ export const DEFAULTS: Config = Object.freeze({
   otlp: false,
   otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
+  heapSampling: 'warn',
+  profileDir: undefined,
+  terminationLog: DEFAULT_TERMINATION_LOG,
 });
 
 /**
@@ -100,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const exitCode = reader.read('exitCode', DEFAULTS.exitCode);
   const action = reader.read('action', DEFAULTS.action);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
+  const evidence = readEvidence(reader);
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
   const config: Config = Object.freeze({
@@ -115,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     action,
     ...telemetry,
     otlpExport: resolveOtlpExport(env, reader.warnings),
+    ...evidence,
   });
   return { ok: true, config, warnings: reader.warnings, sources: reader.sources };
 }
@@ -212,6 +218,15 @@ function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severit
     metrics: Object.freeze({ enabled: serve && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
     otlp: otlp && !sdkDisabled,
     sdkDisabled,
+  };
+}
+
+/** Where the memory went: heap sampling, the profile directory, the termination message file. */
+function readEvidence(reader: Reader): Pick<Config, 'heapSampling' | 'profileDir' | 'terminationLog'> {
+  return {
+    heapSampling: reader.read('heapSampling', DEFAULTS.heapSampling),
+    profileDir: reader.read('profileDir', DEFAULTS.profileDir),
+    terminationLog: reader.read('terminationLog', DEFAULTS.terminationLog),
   };
 }
 

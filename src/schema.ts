@@ -13,7 +13,7 @@
 
 import type * as Zod from 'zod';
 import { MAX_DURATION_MS, MAX_SIZE, MIN_THRESHOLD_BYTES, fail, type ParseResult } from './units';
-import { ACTIONS, BOOLEAN_WORDS } from './parsers';
+import { ACTIONS, BOOLEAN_WORDS, HEAP_SAMPLING } from './parsers';
 import { FORMS, OPTION, OPTIONS, type FormName, type OptionName, type OptionSpec } from './options';
 
 /** The JS types a form takes in `start()`, each with its JSON Schema (pattern, range, examples). */
@@ -48,6 +48,8 @@ const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
   host: { string: {} },
   port: { number: integer(0, 65535), string: trimmed(String.raw`\d+`) },
   onOff: { boolean: {} },
+  sampling: { string: words(HEAP_SAMPLING) },
+  path: { string: {}, boolean: { const: false } },
 });
 let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 

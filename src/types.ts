@@ -2,6 +2,7 @@
  * Shared types. Internal modules agree on these shapes; the public ones are re-exported from
  * `index.ts`.
  */
+import type { ShutdownEvidence } from './evidence/report';
 
 /** Which memory the guard compares against a threshold. */
 export type Signal = 'heap' | 'rss';
@@ -147,6 +148,11 @@ export interface PressureEvent {
   reading: Readonly<Reading>;
   /** All thresholds in bytes at that moment. */
   thresholds: Readonly<ResolvedThresholds>;
+  /**
+   * On a shutdown: where the memory went (top allocation sites, growth by kind), built before
+   * the JSON line; absent on other events.
+   */
+  evidence?: ShutdownEvidence;
 }
 
 /** A threshold as configured: a byte size, a percent of a budget or limit, or off. */
@@ -154,6 +160,9 @@ export type ThresholdSpec =
   | { kind: 'off' }
   | { kind: 'bytes'; bytes: number }
   | { kind: 'percent'; percent: number };
+
+/** When V8's sampling heap profiler runs (`OOMGUARD_HEAP_SAMPLING`). */
+export type HeapSampling = 'warn' | 'always' | 'off';
 
 /** What the guard does when it shuts down (`OOMGUARD_ACTION`). */
 export type ShutdownAction = 'exit' | 'signal' | 'auto';
@@ -198,4 +207,10 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /** `OOMGUARD_HEAP_SAMPLING`: from the first warn line on, from the start, or never. */
+  readonly heapSampling: HeapSampling;
+  /** `OOMGUARD_PROFILE_DIR`: where a shutdown writes its `.heapprofile`; undefined: nowhere. */
+  readonly profileDir: string | undefined;
+  /** `OOMGUARD_TERMINATION_LOG`: the termination message file; undefined: none. */
+  readonly terminationLog: string | undefined;
 }

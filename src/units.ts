@@ -31,6 +31,8 @@ export const EXPECTED = Object.freeze({
   host: 'a host name or IP address, without scheme, port or path',
   url: 'an http:// or https:// URL, such as http://collector:4318',
   onOff: 'true or false',
+  sampling: 'warn, always or off',
+  path: 'a file or directory path, or off',
 });
 
 /** SI and binary prefixes in order: `k` is 1000^1 or 1024^1, ..., `p` 1000^5 or 1024^5. */

@@ -25,6 +25,9 @@ describe('defaults', () => {
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      heapSampling: 'warn',
+      profileDir: undefined,
+      terminationLog: '/dev/termination-log',
     });
   });
 
