@@ -18,6 +18,7 @@ import { GcTracker } from './gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
+import { Evidence } from './evidence';
 import type { TelemetryHandle } from './telemetry';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { safe } from './safely';
@@ -37,6 +38,7 @@ export class Agent {
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
+  readonly #evidence: Evidence;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -62,7 +64,15 @@ export class Agent {
       cgroup: this.#cgroup,
       constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
     });
-    const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
+    this.#evidence = new Evidence({
+      sampling: config.heapSampling,
+      heapBudget: this.heapBudget.bytes,
+      profileDir: config.profileDir,
+      terminationLog: config.terminationLog,
+      exitCode: config.exitCode,
+      log: deps.log,
+    });
+    const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry(), evidence: this.#evidence });
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
@@ -96,6 +106,7 @@ export class Agent {
     markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
+    this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
     // after the app's own start-up code has run, never before the guard is armed.
@@ -106,6 +117,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#watcher.stop();
     this.#gc.stop();
+    this.#evidence.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
