@@ -8,13 +8,16 @@
  * (which would hold a second copy of it in the heap). A walk cut short by the node or time cap
  * still closes every bracket, so the file always parses; its samples are then left out, since
  * they may name nodes that were not written (DevTools needs them only for a time-range view).
+ * Samples of nodes the tree does not hold are dropped too: V8 builds the samples after the tree,
+ * and the names it allocates while building the tree can themselves be sampled, under new nodes
+ * (sampling-heap-profiler.cc, GetAllocationProfile).
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProfileNode, SamplingProfile } from './profiler';
 
 /** Nodes written at most; the guard's own interval gives a few thousand. */
-export const MAX_FILE_NODES = 200_000;
+export const MAX_FILE_NODES = 100_000;
 const CHUNK_CHARS = 64 * 1024;
 
 /** `oomguard-<pid>-<time>.heapprofile`: DevTools recognises the extension; the name sorts by time. */
@@ -75,6 +78,7 @@ export function writeHeapProfile(path: string, profile: SamplingProfile, deadlin
     out.write(openNode(profile.head));
     let nodes = 1;
     let truncated = false;
+    const ids = new Set<number>([profile.head.id]);
     while (open.length > 0) {
       const top = open[open.length - 1]!;
       const i = next[next.length - 1]!;
@@ -87,6 +91,7 @@ export function writeHeapProfile(path: string, profile: SamplingProfile, deadlin
         out.write(i > 0 ? `,${openNode(child)}` : openNode(child));
         open.push(child);
         next.push(0);
+        ids.add(child.id);
         nodes++;
       } else {
         out.write(']}');
@@ -94,15 +99,15 @@ export function writeHeapProfile(path: string, profile: SamplingProfile, deadlin
         next.pop();
       }
     }
-    const samples = truncated ? [] : (profile.samples ?? []);
     out.write(',"samples":[');
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i]!;
-      out.write(`${i > 0 ? ',' : ''}{"size":${s.size},"nodeId":${s.nodeId},"ordinal":${s.ordinal}}`);
+    let samples = 0;
+    for (const s of truncated ? [] : (profile.samples ?? [])) {
+      if (!ids.has(s.nodeId)) continue;
+      out.write(`${samples++ > 0 ? ',' : ''}{"size":${s.size},"nodeId":${s.nodeId},"ordinal":${s.ordinal}}`);
     }
     out.write(']}\n');
     out.flush();
-    return { path, nodes, samples: samples.length, truncated };
+    return { path, nodes, samples, truncated };
   } finally {
     closeSync(fd);
   }

@@ -47,12 +47,12 @@ export const EVIDENCE_DEADLINE_SHARE = 0.25;
  */
 export const FULL_GC_MS_PER_MIB = 2;
 /**
- * No profile read (it runs a full GC) from this share of the budget on: V8 aborts after four
- * consecutive mark-compacts that each leave the old generation at 80% of its maximum or more
- * with the mutator under 40% of the time (heap.cc, CheckIneffectiveMarkCompact); near that line
- * one more GC of ours could be the fourth.
+ * No profile read (it runs a full GC) from this share of the budget on. V8 aborts after four
+ * consecutive mark-compacts that each leave the old generation at 80% of its maximum or more with
+ * the mutator under 40% of the time (heap.cc, IsIneffectiveMarkCompact); below 80% before our GC
+ * it is below 80% after (an atomic GC only frees), so ours can never count as one of the four.
  */
-export const PROFILE_HEAP_SHARE_LIMIT = 0.78;
+export const PROFILE_HEAP_SHARE_LIMIT = 0.8;
 
 /** The guard's own scripts (this build's root), as paths and as `file:` URLs. */
 const OWN_DIR = join(__dirname, '..') + sep;
@@ -197,6 +197,9 @@ export class Evidence {
     const ranking = rankSites(profile, { limit: TOP_SITES, maxNodes: MAX_NODES, deadline, now: this.#now, isOwn });
     evidence.topSites = ranking.sites;
     evidence.sampledBytes = ranking.sampledBytes;
+    if (ranking.sites.length === 0) {
+      evidence.sitesSkipped = `no sampled allocation of the app's is still alive (one sample per ${formatBytes(this.#sampler!.interval)} allocated on average)`;
+    }
     if (ranking.truncated) evidence.truncated = true;
     if (this.#opts.profileDir) this.#profile = profile;
   }

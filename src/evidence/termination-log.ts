@@ -16,12 +16,12 @@ import { describeError } from '../safely';
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
 
 /**
- * Replace the file's content with `text`. Returns undefined when written, `'absent'` when the
- * default path does not exist, else the reason it failed. Synchronous: the process is about to
- * exit, and the kubelet reads the file once the container has stopped.
+ * Replace the file's content with `text`; with `mustExist` (the default path) only if it exists.
+ * Returns undefined when written, `'absent'` when it must exist and does not, else the reason it
+ * failed. Synchronous: the process is about to exit, and the kubelet reads the file once the
+ * container has stopped.
  */
-export function writeTerminationLog(path: string, text: string): undefined | 'absent' | string {
-  const mustExist = path === DEFAULT_TERMINATION_LOG;
+export function writeTerminationLog(path: string, text: string, mustExist = path === DEFAULT_TERMINATION_LOG): undefined | 'absent' | string {
   let fd: number;
   try {
     // r+ never creates; w truncates or creates.
