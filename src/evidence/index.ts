@@ -41,11 +41,12 @@ export interface EvidenceOptions {
 /** The evidence may take at most this share of the shutdown deadline; the hooks keep the rest. */
 export const EVIDENCE_DEADLINE_SHARE = 0.25;
 /**
- * What a full GC costs per MiB of old generation, for the estimate: 0.8-2 ms/MiB measured for
- * 200-800 MiB heaps of objects, arrays and strings on the 2-core development machine, 3 under
- * load; BENCHMARKS.md has the figures.
+ * What reading the profile costs per MiB of old generation, for the estimate. It is one full GC:
+ * 0.8-2 ms/MiB for 200-800 MiB heaps on a lightly loaded core of the development machine, and a
+ * median of 3.4 ms/MiB (1.4-6.3) for the whole summary with the 2 shared cores at a load of 10-12
+ * (BENCHMARKS.md, figure 7): a pod under a CPU limit is as slow, so the higher figure.
  */
-export const FULL_GC_MS_PER_MIB = 2;
+export const FULL_GC_MS_PER_MIB = 3;
 /**
  * No profile read (it runs a full GC) from this share of the budget on. V8 aborts after four
  * consecutive mark-compacts that each leave the old generation at 80% of its maximum or more with
