@@ -206,6 +206,15 @@ describe('the shutdown says where the memory went', () => {
     expect(evidence.topSites.map((s) => s.function)).toContain('cacheResponses');
   });
 
+  it('with OOMGUARD_HEAP_SAMPLING=always samples from the start, before any warn line', async () => {
+    const r = await leak('leak-known.js', { OOMGUARD_HEAP_SAMPLING: 'always' });
+    expect([r.code, r.signal], why(r)).toEqual([2, null]);
+    const warnedAt = Date.parse(String(r.events.find((e) => e.name === 'oomguard.warning')?.time));
+    const evidence = shutdownEvidence(r) as Evidence & { samplingSince: string };
+    expect(Date.parse(evidence.samplingSince), why(r)).toBeLessThan(warnedAt);
+    expect(evidence.topSites[0]?.function, why(r)).toBe('retainSessions');
+  });
+
   it('with OOMGUARD_HEAP_SAMPLING=off reads no profile and still reports growth by kind', async () => {
     const r = await leak('leak-known.js', { OOMGUARD_HEAP_SAMPLING: 'off' });
     expect([r.code, r.signal], why(r)).toEqual([2, null]);
