@@ -8,7 +8,7 @@
  *
  * It all happens inside the shutdown deadline, before the hooks, so each part is bounded and the
  * costly one, reading the profile (a full GC), is skipped when it would eat too much of it or
- * when the heap is so close to V8's limit that one more full GC could be what makes V8 abort.
+ * when the heap is past V8's 80% line, where one more full GC could be what makes V8 abort.
  * Nothing here throws into the guard: a failure becomes a reason in the evidence or one line.
  */
 import { join, resolve, sep } from 'node:path';
@@ -176,8 +176,8 @@ export class Evidence {
     if (this.#samplingError !== undefined) return `heap sampling is unavailable: ${this.#samplingError}`;
     if (this.#sampler?.since === undefined) return 'heap sampling had not started (no warn line was crossed before the shutdown)';
     const r = event.reading;
-    if (event.reason === 'gc-thrash' || r.oldGenInUse >= r.heapBudget * PROFILE_HEAP_SHARE_LIMIT) {
-      return `the old generation is at ${((r.oldGenInUse / r.heapBudget) * 100).toFixed(0)}% of the heap budget, where the full GC that reading the profile runs could make V8 abort`;
+    if (r.oldGenInUse >= r.heapBudget * PROFILE_HEAP_SHARE_LIMIT) {
+      return `the old generation is at ${((r.oldGenInUse / r.heapBudget) * 100).toFixed(0)}% of the heap budget, V8's 80% line, where the full GC that reading the profile runs could make V8 abort`;
     }
     const estimateMs = (r.oldGenInUse / 2 ** 20) * FULL_GC_MS_PER_MIB;
     if (estimateMs > budgetMs) {
