@@ -2,8 +2,8 @@
  * The running guard, as an orchestrator only: it wires config -> GC tracker + sampler ->
  * watcher -> events, starts them and stops them. What each part does lives in its own file:
  * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
- * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), the process tree
- * (parent.ts), telemetry (telemetry/).
+ * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), shadow mode
+ * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/).
  *
  * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
  * telemetry; `Agent.stop()` removes all of it.
@@ -21,6 +21,9 @@ import { Events, type PressureListener } from './events';
 import { Evidence } from './evidence';
 import type { TelemetryHandle } from './telemetry';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
+import { ProcessRole } from './launcher';
+import { ContainerOwnership, limitScope, procSource } from './process-tree';
+import { ObserveGate } from './observe';
 import { safe } from './safely';
 
 export interface AgentDeps {
@@ -38,6 +41,8 @@ export class Agent {
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
+  readonly #role: ProcessRole;
+  readonly #observe: ObserveGate | undefined;
   readonly #evidence: Evidence;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
@@ -58,12 +63,15 @@ export class Agent {
     });
     const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
     this.#cgroup = safe(() => openCgroup());
+    this.#role = new ProcessRole();
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
       gc: this.#gc,
       cgroup: this.#cgroup,
       constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
+      ownsContainer: this.#ownership(),
     });
+    this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
     this.#evidence = new Evidence({
       sampling: config.heapSampling,
       heapBudget: this.heapBudget.bytes,
@@ -76,14 +84,33 @@ export class Agent {
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
+      evaluate: this.#observe?.evaluate,
       onEvaluation: (reading, evaluation) => {
         this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+        if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
       confirmHeap: (reading) => probe.confirm(reading),
     });
+  }
+
+  /**
+   * Who acts on the container's working set (process-tree.ts): among the processes of the cgroup
+   * that has the limit, the one the kernel's OOM killer would pick, launchers passed over.
+   */
+  #ownership(): ((now: number, workingSet: number, limit: number | undefined) => boolean) | undefined {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return undefined;
+    const ownership = new ContainerOwnership({
+      pid: process.pid,
+      source: procSource(() => limitScope(this.#sampler.memoryLimit().from, cgroup.top)),
+      launcher: () => this.#role.launcher,
+      knownLaunchers: () => this.#role.knownLaunchers(),
+      rss: () => safe(() => process.memoryUsage.rss()),
+    });
+    return (now, workingSet, limit) => ownership.owns(now, workingSet, limit);
   }
 
   /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */
@@ -102,8 +129,9 @@ export class Agent {
 
   start(): void {
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
-    // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
-    markAsParent(process.env, process.pid);
+    // same metrics port: the mark tells their telemetry that this is expected (parent.ts). A
+    // package manager leaves the port to the app it starts, so it does not claim to hold it.
+    if (!this.#role.byScript) markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
@@ -117,6 +145,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#watcher.stop();
     this.#gc.stop();
+    this.#role.stop();
     this.#evidence.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
@@ -140,7 +169,13 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
+      // A launcher leaves the metrics port to the app it starts (launcher.ts); a cluster primary
+      // that forks only later gives it up then, before its first worker is up to bind it.
+      const launcher = this.#role.launcher;
+      const config = launcher ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
+      const telemetry = await startTelemetry(config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
+      if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
+      return telemetry;
     } catch (err) {
       this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
       return undefined;

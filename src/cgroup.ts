@@ -26,6 +26,8 @@ export interface CgroupHandle {
   readonly version: 1 | 2;
   /** The process's own memory cgroup directory. */
   readonly dir: string;
+  /** The top of the tree this process can see (the mount point), where the limit walk stops. */
+  readonly top: string;
   /**
    * The lowest memory limit from `dir` up to the visible top, and the file it came from; for v1
    * also the kernel's `hierarchical_memory_limit`, which sees ancestors a container cannot.
@@ -218,6 +220,7 @@ export function openCgroup(opts: CgroupOptions = {}): CgroupHandle | undefined {
   return {
     version: v,
     dir: loc.dir,
+    top: loc.top,
     readLimit: () => readLimitAt(loc),
     readUsage() {
       const out: { usage?: number; workingSet?: number } = {};

@@ -74,6 +74,10 @@ export class Events {
       reading,
       thresholds: evaluation.thresholds,
     };
+    if (event.level === 'shutdown' && deps.config.action === 'observe') {
+      this.#observed({ ...event, observed: true });
+      return;
+    }
     // Before the JSON line, so the line names the leak; bounded, and counted in the deadline.
     if (event.level === 'shutdown' && deps.evidence) event.evidence = safe(() => deps.evidence!.summarize(event, deps.config.shutdownTimeoutMs));
     deps.log(JSON.stringify(jsonLine(event)));
@@ -101,6 +105,18 @@ export class Events {
     }
   }
 
+  /**
+   * Shadow mode: the record of the shutdown the guard would have made (JSON line, telemetry, a
+   * process warning) and nothing else. `onPressure` listeners are not told: one that drains on
+   * `level: 'shutdown'` would stop the very process this mode promises to leave alone.
+   */
+  #observed(event: PressureEvent): void {
+    const deps = this.#deps;
+    deps.log(JSON.stringify(jsonLine(event)));
+    void deps.telemetry()?.then((t) => t?.recordEvent(event));
+    safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
+  }
+
   /** Telemetry may still be starting: it gets what is left of the deadline, not more. */
   async #flush(msLeft: number): Promise<void> {
     const pending = this.#deps.telemetry();
@@ -115,6 +131,7 @@ export class Events {
 export function describeEvent(e: PressureEvent): string {
   const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
   if (e.level !== 'shutdown') return `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
+  if (e.observed) return `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`;
   const why = e.evidence && headline(e.evidence);
   return `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})${why ? `; ${why}` : ''}`;
 }
@@ -141,6 +158,7 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     memoryLimit: r.memoryLimit,
     external: r.external,
     thresholds: e.thresholds,
+    ...(e.observed ? { observed: true } : {}),
     ...(e.evidence && { evidence: e.evidence }),
   };
 }

@@ -39,7 +39,7 @@ export interface StartOptions {
   shutdownTimeout?: string | number;
   /** `OOMGUARD_EXIT_CODE`, default 2; 1..125. */
   exitCode?: number | string;
-  /** `OOMGUARD_ACTION`, default `'auto'`. */
+  /** `OOMGUARD_ACTION`, default `'auto'`; `'observe'` reports the shutdown it would have made and does not act. */
   action?: ShutdownAction;
   /** `OOMGUARD_METRICS`, default `'prometheus'` (serve `/metrics`); `'none'` or false: no endpoint. */
   metrics?: 'prometheus' | 'none' | boolean;
@@ -81,7 +81,7 @@ export const FORMS = {
   duration: { parse: parseDuration, expected: EXPECTED.duration, show: formatDuration, docs: `[duration](${FORMS_DOC}): \`250ms\`, \`1s\`, \`2m\`...` },
   boolean: { parse: parseBoolean, expected: EXPECTED.boolean, show: String, docs: `[boolean](${FORMS_DOC})` },
   exitCode: { parse: parseExitCode, expected: EXPECTED.exitCode, show: String, docs: 'integer 1..125' },
-  action: { parse: parseAction, expected: EXPECTED.action, show: String, docs: '`exit`, `signal`, `auto` (any case)' },
+  action: { parse: parseAction, expected: EXPECTED.action, show: String, docs: '`exit`, `signal`, `auto`, `observe` (any case)' },
   metrics: {
     parse: parseMetrics,
     expected: EXPECTED.metrics,
@@ -187,7 +187,7 @@ const ROWS = {
     variable: 'OOMGUARD_ACTION',
     form: 'action',
     resolved: (c) => c.action,
-    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`",
+    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`; `observe`: shadow mode, report the shutdown it would have made (JSON line with `\"observed\":true`, span, log record, `oomguard.shutdowns.observed`) but run no hook and keep the process running ([shadow mode](docs/configuration.md#shadow-mode-oomguard_actionobserve))",
   },
   metrics: {
     variable: 'OOMGUARD_METRICS',

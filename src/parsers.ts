@@ -51,9 +51,9 @@ export function parseExitCode(input: string | number): ParseResult<number> {
   return { ok: true, value: code };
 }
 
-export const ACTIONS: readonly ShutdownAction[] = Object.freeze(['exit', 'signal', 'auto']);
+export const ACTIONS: readonly ShutdownAction[] = Object.freeze(['exit', 'signal', 'auto', 'observe']);
 
-/** Parses the shutdown action: `exit`, `signal` or `auto`, any case. */
+/** Parses the shutdown action: `exit`, `signal`, `auto` or `observe`, any case. */
 export function parseAction(input: string): ParseResult<ShutdownAction> {
   const word = input.trim().toLowerCase() as ShutdownAction;
   if (ACTIONS.includes(word)) return { ok: true, value: word };

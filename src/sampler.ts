@@ -25,6 +25,12 @@ export interface SamplerOptions {
   cgroup?: CgroupSource | undefined;
   /** `process.constrainedMemory` where it exists; the limit fallback when no cgroup limit is found. */
   constrainedMemory?: (() => number | undefined) | undefined;
+  /**
+   * Whether this process acts on the container's working set (`ContainerOwnership.owns` in
+   * process-tree.ts); asked only while the working set is above the process's own RSS. Without
+   * it every process does, as a process alone in its container must.
+   */
+  ownsContainer?: ((now: number, workingSet: number, limit: number | undefined) => boolean) | undefined;
   /** How often the memory limit is re-read (a container can be resized in place). */
   limitRefreshMs?: number;
   now?: () => number;
@@ -105,9 +111,17 @@ export class Sampler {
       const usage = safe(() => cgroup.readUsage());
       if (usage?.workingSet !== undefined) reading.cgroupWorkingSet = usage.workingSet;
     }
-    const memorySignal = maxDefined(reading.rss, reading.cgroupWorkingSet);
+    const shared = reading.cgroupWorkingSet;
+    const memorySignal = maxDefined(reading.rss, shared !== undefined && this.#countsContainer(now, shared, reading) ? shared : undefined);
     if (memorySignal !== undefined) reading.memorySignal = memorySignal;
     return reading;
+  }
+
+  /** In a cgroup shared with other processes, only the one that owns its memory acts on it. */
+  #countsContainer(now: number, workingSet: number, reading: Reading): boolean {
+    const owns = this.#opts.ownsContainer;
+    if (!owns || (reading.rss !== undefined && workingSet <= reading.rss)) return true;
+    return safe(() => owns(now, workingSet, reading.memoryLimit)) ?? true;
   }
 }
 

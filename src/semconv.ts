@@ -32,6 +32,13 @@ export const METRIC_MEMORY_LIMIT = 'oomguard.memory.limit';
 export const METRIC_THRESHOLD = 'oomguard.threshold';
 export const METRIC_PRESSURE = 'oomguard.pressure';
 export const METRIC_STATE = 'oomguard.state';
+/**
+ * Shadow mode (`OOMGUARD_ACTION=observe`) only: a monotonic counter of the shutdowns the guard
+ * would have made (`oomguard_shutdowns_observed_total` on the agent's `/metrics`).
+ */
+export const METRIC_SHUTDOWNS_OBSERVED = 'oomguard.shutdowns.observed';
+/** The unit of a count of shutdowns, as the semantic conventions write counts of things. */
+export const UNIT_SHUTDOWN = '{shutdown}';
 
 /** UCUM units, as the semantic conventions spell them. */
 export const UNIT_BYTES = 'By';
@@ -55,6 +62,8 @@ export const ATTR_OLD_GEN_IN_USE = 'oomguard.heap.old_gen_in_use';
 export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
 export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
+/** `true` on a shutdown record of shadow mode: the guard would have shut down and did not. */
+export const ATTR_OBSERVED = 'oomguard.observed';
 /** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
 export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {
   return `oomguard.threshold.${signal}.${level}`;

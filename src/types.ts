@@ -82,7 +82,8 @@ export interface Reading {
   /**
    * What the RSS thresholds are compared with: the larger of the process RSS and the cgroup
    * working set (other processes in the container and worker isolates count too), never the
-   * page cache that the kernel can drop.
+   * page cache that the kernel can drop. In a cgroup shared with other processes the working set
+   * counts only in the one that owns its memory (process-tree.ts); the others compare their RSS.
    */
   memorySignal?: number;
   gc: GcSummary;
@@ -128,6 +129,8 @@ export interface Snapshot {
   state: GuardState;
   /** Highest reading / shutdown-threshold ratio. */
   pressure: number;
+  /** Shutdowns observed and not made so far; only in shadow mode (`OOMGUARD_ACTION=observe`). */
+  observedShutdowns?: number;
 }
 
 /** Delivered to `onPressure` listeners, telemetry and the JSON line on stderr. */
@@ -149,6 +152,11 @@ export interface PressureEvent {
   /** All thresholds in bytes at that moment. */
   thresholds: Readonly<ResolvedThresholds>;
   /**
+   * True on a shutdown the guard would have made in shadow mode (`OOMGUARD_ACTION=observe`):
+   * reported, but no hook runs and the process goes on. Absent otherwise.
+   */
+  observed?: true;
+  /**
    * On a shutdown: where the memory went (top allocation sites, growth by kind), built before
    * the JSON line; absent on other events.
    */
@@ -164,8 +172,11 @@ export type ThresholdSpec =
 /** When V8's sampling heap profiler runs (`OOMGUARD_HEAP_SAMPLING`). */
 export type HeapSampling = 'warn' | 'always' | 'off';
 
-/** What the guard does when it shuts down (`OOMGUARD_ACTION`). */
-export type ShutdownAction = 'exit' | 'signal' | 'auto';
+/**
+ * What the guard does when it shuts down (`OOMGUARD_ACTION`); `observe` is shadow mode: report
+ * the shutdown it would have made, run no hook, never exit.
+ */
+export type ShutdownAction = 'exit' | 'signal' | 'auto' | 'observe';
 
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {

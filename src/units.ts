@@ -25,7 +25,7 @@ export const EXPECTED = Object.freeze({
   duration: 'a duration with a unit: 250ms, 1s, 1.5s, 2m or 1h',
   boolean: 'true or false (also 1/0, yes/no, on/off)',
   exitCode: 'an integer from 1 to 125',
-  action: 'exit, signal or auto',
+  action: 'exit, signal, auto or observe',
   metrics: 'prometheus or none (or true/false)',
   port: 'a port from 0 to 65535 (0: an ephemeral port)',
   host: 'a host name or IP address, without scheme, port or path',

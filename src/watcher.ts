@@ -65,6 +65,8 @@ export interface WatcherOptions {
   confirmHeap?: (reading: Reading) => boolean;
   /** Default `systemClock`. */
   clock?: Clock;
+  /** The policy's `evaluate`, or a wrapper of it (shadow mode, observe.ts). */
+  evaluate?: typeof evaluate;
 }
 
 /** What a check was triggered by; kept for the record and the benchmarks. */
@@ -73,6 +75,7 @@ export type Trigger = 'start' | 'timer' | 'gc';
 export class Watcher {
   readonly #opts: WatcherOptions;
   readonly #clock: Clock;
+  readonly #evaluate: typeof evaluate;
   #state: PolicyState = INITIAL_POLICY_STATE;
   #timer: ClockTimeout | undefined;
   #timerMs = 0;
@@ -87,6 +90,7 @@ export class Watcher {
   constructor(options: WatcherOptions) {
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
+    this.#evaluate = options.evaluate ?? evaluate;
   }
 
   /**
@@ -147,10 +151,10 @@ export class Watcher {
     let evaluation: Evaluation;
     try {
       reading = this.#opts.sample();
-      evaluation = evaluate(reading, this.#state, this.#opts.config);
+      evaluation = this.#evaluate(reading, this.#state, this.#opts.config);
       if (evaluation.confirmHeap && this.#opts.confirmHeap?.(reading)) {
         reading = this.#opts.sample();
-        evaluation = evaluate(reading, this.#state, this.#opts.config);
+        evaluation = this.#evaluate(reading, this.#state, this.#opts.config);
       }
     } catch (err) {
       this.#opts.onError?.(err);
@@ -176,6 +180,7 @@ export class Watcher {
   #prime(): void {
     try {
       const reading = this.#opts.sample();
+      // The policy itself: nothing is decided here, so a wrapper (shadow mode) must not count it.
       const evaluation = evaluate(reading, this.#state, this.#opts.config);
       const primed: Evaluation = { ...evaluation, state: this.#state, decisions: [] };
       this.#latest = { reading, evaluation: primed };

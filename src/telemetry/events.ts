@@ -29,6 +29,7 @@ function eventAttributes(event: PressureEvent): Attributes {
     [sc.ATTR_PRESSURE]: event.pressure,
     [sc.ATTR_READING_TIME]: new Date(r.time).toISOString(),
   };
+  if (event.observed) attributes[sc.ATTR_OBSERVED] = true;
   const numbers: [string, number | undefined][] = [
     ...READING_FIELDS.map((f): [string, number | undefined] => [f.name, f.read(r)]),
     [sc.ATTR_OLD_GEN_IN_USE, r.oldGenInUse],
@@ -48,18 +49,19 @@ export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logg
   if (!tracer && !logger) return;
   // Required, not imported: loading this module must load no OpenTelemetry code (see index.ts).
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  const [name, severityText] = KINDS[event.level] ?? KINDS.ok;
+  // An observed shutdown (shadow mode) is news of what would have happened, not a failure.
+  const [name, severityText] = event.observed ? [sc.EVENT_SHUTDOWN, 'WARN' as const] : (KINDS[event.level] ?? KINDS.ok);
   const attributes = eventAttributes(event);
   // ROOT_CONTEXT, not context.active(): the app's context manager (if any) must not make our
   // span a child of whatever request happened to be running when the watcher ticked.
   let context = api.ROOT_CONTEXT;
   if (tracer) {
     const span = tracer.startSpan(name, { kind: api.SpanKind.INTERNAL, startTime: event.reading.time, attributes }, api.ROOT_CONTEXT);
-    if (event.level === 'shutdown') span.setStatus({ code: api.SpanStatusCode.ERROR, message: event.reason });
+    if (event.level === 'shutdown' && !event.observed) span.setStatus({ code: api.SpanStatusCode.ERROR, message: event.reason });
     span.end();
     context = api.trace.setSpan(api.ROOT_CONTEXT, span);
   }
-  const what = event.level === 'ok' ? 'memory pressure cleared' : `memory pressure ${event.level}`;
+  const what = event.level === 'ok' ? 'memory pressure cleared' : event.observed ? 'memory pressure shutdown observed (OOMGUARD_ACTION=observe: not acting)' : `memory pressure ${event.level}`;
   logger?.emit({
     eventName: name,
     severityNumber: api.SeverityNumber[severityText],

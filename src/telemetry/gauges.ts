@@ -23,7 +23,11 @@ export function registerGauges(meter: Meter, source: TelemetrySource): () => voi
   const threshold = gauge(sc.METRIC_THRESHOLD, 'Threshold in bytes by signal (heap, rss) and level (warn, shutdown).', sc.UNIT_BYTES);
   const pressure = gauge(sc.METRIC_PRESSURE, 'Highest reading / shutdown-threshold ratio; 1 means the guard acts.', sc.UNIT_ONE);
   const state = gauge(sc.METRIC_STATE, 'Guard state: 0 ok, 1 warn, 2 shutting down.', sc.UNIT_ONE);
-  const observables: Observable[] = [...fields.map((f) => f.gauge), threshold, pressure, state];
+  const observed = meter.createObservableCounter(sc.METRIC_SHUTDOWNS_OBSERVED, {
+    description: 'Shadow mode (OOMGUARD_ACTION=observe): shutdowns the guard would have made and did not.',
+    unit: sc.UNIT_SHUTDOWN,
+  });
+  const observables: Observable[] = [...fields.map((f) => f.gauge), threshold, pressure, state, observed];
 
   const callback: BatchObservableCallback = (result) => {
     // A failing source yields missing values, never a failed scrape.
@@ -38,6 +42,8 @@ export function registerGauges(meter: Meter, source: TelemetrySource): () => voi
     }
     put(pressure, snap.pressure);
     put(state, sc.STATE_VALUE[snap.state]);
+    // Only in shadow mode, and from 0 on, so that increase() sees the first one.
+    put(observed, snap.observedShutdowns);
   };
   meter.addBatchObservableCallback(callback, observables);
   return () => meter.removeBatchObservableCallback(callback, observables);

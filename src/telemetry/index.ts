@@ -44,6 +44,11 @@ export interface TelemetryHandle {
   flush(timeoutMs: number): Promise<void>;
   /** Remove everything: close the server, stop instrumentations, shut providers down. Never rejects. */
   shutdown(): Promise<void>;
+  /**
+   * Stop serving `/metrics` and free the port for another process of the tree (a cluster
+   * primary, once it forks, leaves the port to a worker). Metrics still go out over OTLP.
+   */
+  releaseMetricsPort(): void;
   /** The bound Prometheus port, when serving. */
   readonly metricsPort: number | undefined;
 }
@@ -71,6 +76,7 @@ const INERT: TelemetryHandle = Object.freeze({
   recordEvent(): void {},
   async flush(): Promise<void> {},
   async shutdown(): Promise<void> {},
+  releaseMetricsPort(): void {},
   metricsPort: undefined,
 });
 
@@ -148,7 +154,13 @@ function handle(running: Running): TelemetryHandle {
   const { tracerProvider, loggerProvider, meterProvider, otlpReader } = running;
   let stopped = false;
   return {
-    metricsPort: running.endpoint?.port,
+    get metricsPort() {
+      return running.endpoint?.port;
+    },
+    releaseMetricsPort(): void {
+      if (running.endpoint) safe(() => closeEndpoint(running.endpoint!));
+      running.endpoint = undefined;
+    },
     recordEvent(event: PressureEvent): void {
       if (stopped) return;
       // Never throw into the watcher; a lost event must not cost the shutdown.

@@ -124,7 +124,8 @@ describe('otel-collector/config.yaml', () => {
 
   it('counts the agent’s shutdown and warning log records into metrics that reach the Prometheus exporter', () => {
     const count = collector.connectors['count/oomguard'] as { logs: Record<string, { conditions: string[]; attributes: { key: string }[] }> };
-    expect(count.logs['oomguard.shutdowns']!.conditions).toEqual(['attributes["oomguard.level"] == "shutdown"']);
+    // Shadow mode's observed shutdowns are not shutdowns.
+    expect(count.logs['oomguard.shutdowns']!.conditions).toEqual(['attributes["oomguard.level"] == "shutdown" and attributes["oomguard.observed"] == nil']);
     expect(count.logs['oomguard.shutdowns']!.attributes.map((a) => a.key)).toEqual(['oomguard.reason', 'oomguard.signal']);
     expect(count.logs['oomguard.warnings']!.conditions).toEqual(['attributes["oomguard.level"] == "warn"']);
     const pipelines = collector.service.pipelines;

@@ -10,9 +10,9 @@ import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver';
  * connector's log metrics as the config defines them (name, conditions, attributes with default
  * values), and the `prometheus` exporter's view of them on `/metrics` (job = the resource's
  * service.name, attribute keys with dots as underscores, `_total` only with a suffixing
- * translation strategy). Conditions are evaluated for the one OTTL form the config uses,
- * `attributes["key"] == "value"`; any other form throws, so the config cannot drift away from
- * what this test proves.
+ * translation strategy). Conditions are evaluated for the OTTL forms the config uses,
+ * `attributes["key"] == "value"` and `attributes["key"] == nil`, joined by `and`; any other form
+ * throws, so the config cannot drift away from what this test proves.
  */
 export interface CountingCollector {
   /** OTLP endpoint for the agent (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
@@ -25,7 +25,8 @@ export interface CountingCollector {
 
 interface LogMetric {
   name: string;
-  conditions: { key: string; value: string }[];
+  /** OR of the conditions; each is an AND of terms (`value` null: the attribute is absent). */
+  conditions: { key: string; value: string | null }[][];
   attributes: { key: string; default?: string }[];
 }
 
@@ -38,11 +39,13 @@ function logMetrics(configYaml: string): { metrics: LogMetric[]; suffixes: boole
   for (const [id, connector] of Object.entries(cfg.connectors ?? {})) {
     if (id.split('/')[0] !== 'count') continue;
     for (const [name, info] of Object.entries(connector.logs ?? {})) {
-      const conditions = (info.conditions ?? []).map((c) => {
-        const m = /^attributes\["([^"]+)"\] == "([^"]*)"$/.exec(c.trim());
-        if (!m) throw new Error(`count connector ${id}, metric ${name}: condition ${JSON.stringify(c)} is not of the form attributes["key"] == "value"`);
-        return { key: m[1]!, value: m[2]! };
-      });
+      const conditions = (info.conditions ?? []).map((c) =>
+        c.split(/\s+and\s+/).map((term) => {
+          const m = /^attributes\["([^"]+)"\] == (?:"([^"]*)"|(nil))$/.exec(term.trim());
+          if (!m) throw new Error(`count connector ${id}, metric ${name}: condition ${JSON.stringify(c)} is not of the form attributes["key"] == "value" [and ...]`);
+          return { key: m[1]!, value: m[3] ? null : m[2]! };
+        }),
+      );
       metrics.push({ name, conditions, attributes: (info.attributes ?? []).map((a) => ({ key: a.key, default: a.default_value })) });
     }
   }
@@ -61,7 +64,8 @@ export async function startCountingCollector(configYaml: string): Promise<Counti
       const counts = new Map<string, number>();
       for (const log of otlp.logs) {
         // The count connector: OR of the conditions; a record missing an attribute without a default is not counted.
-        if (m.conditions.length > 0 && !m.conditions.some((c) => String(log.attributes[c.key]) === c.value)) continue;
+        const holds = (t: { key: string; value: string | null }) => (t.value === null ? log.attributes[t.key] === undefined : String(log.attributes[t.key]) === t.value);
+        if (m.conditions.length > 0 && !m.conditions.some((c) => c.every(holds))) continue;
         const labels = [`job="${String(log.service)}"`];
         let complete = true;
         for (const a of m.attributes) {

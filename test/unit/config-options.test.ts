@@ -49,7 +49,7 @@ describe('options', () => {
     [{ shutdownTimeout: '10' }, 'options.shutdownTimeout', '10', EXPECTED.duration, 'a duration needs a unit'],
     [{ exitCode: 2.5 }, 'options.exitCode', '2.5', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
     [{ exitCode: 130 }, 'options.exitCode', '130', EXPECTED.exitCode, 'death by signal N as 128+N'],
-    [{ action: 'restart' as 'exit' }, 'options.action', 'restart', 'exit, signal or auto', 'this is not an action'],
+    [{ action: 'restart' as 'exit' }, 'options.action', 'restart', 'exit, signal, auto or observe', 'this is not an action'],
     [{ enabled: 1 as unknown as boolean }, 'options.enabled', '1', EXPECTED.boolean, 'a number is not accepted here'],
   ])('refuses %j naming %s', (options, variable, value, expected, message) => {
     const issues = errors({}, options);

@@ -147,7 +147,7 @@ describe('bad environment values', () => {
     [{ OOMGUARD_EXIT_CODE: '137' }, 'OOMGUARD_EXIT_CODE', '137', EXPECTED.exitCode, 'death by signal N as 128+N'],
     [{ OOMGUARD_EXIT_CODE: '300' }, 'OOMGUARD_EXIT_CODE', '300', EXPECTED.exitCode, 'an exit code has 8 bits'],
     [{ OOMGUARD_EXIT_CODE: '2.0' }, 'OOMGUARD_EXIT_CODE', '2.0', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
-    [{ OOMGUARD_ACTION: 'kill' }, 'OOMGUARD_ACTION', 'kill', 'exit, signal or auto', 'this is not an action'],
+    [{ OOMGUARD_ACTION: 'kill' }, 'OOMGUARD_ACTION', 'kill', 'exit, signal, auto or observe', 'this is not an action'],
     [{ OOMGUARD_METRICS: 'otlp' }, 'OOMGUARD_METRICS', 'otlp', 'prometheus or none (or true/false)', 'this is not a metrics endpoint kind'],
   ])('%j is an error naming %s', (env, variable, value, expected, message) => {
     const issues = errors(env);
@@ -238,12 +238,12 @@ describe('formatIssue', () => {
       'oomguard: warning: OOMGUARD_HEAP_TRESHOLD="80%": oomguard does not read this variable; did you mean OOMGUARD_HEAP_THRESHOLD?',
     ],
     [
-      { variable: 'OOMGUARD_ACTION', value: 'exit\nrm -rf /', expected: 'exit, signal or auto', message: 'this is not an action', severity: 'error' },
-      'oomguard: OOMGUARD_ACTION="exit\\nrm -rf /": this is not an action; expected exit, signal or auto',
+      { variable: 'OOMGUARD_ACTION', value: 'exit\nrm -rf /', expected: 'exit, signal, auto or observe', message: 'this is not an action', severity: 'error' },
+      'oomguard: OOMGUARD_ACTION="exit\\nrm -rf /": this is not an action; expected exit, signal, auto or observe',
     ],
     [
-      { variable: 'OOMGUARD_ACTION', value: 'x'.repeat(100), expected: 'exit, signal or auto', message: 'this is not an action', severity: 'error' },
-      `oomguard: OOMGUARD_ACTION="${'x'.repeat(80)}...": this is not an action; expected exit, signal or auto`,
+      { variable: 'OOMGUARD_ACTION', value: 'x'.repeat(100), expected: 'exit, signal, auto or observe', message: 'this is not an action', severity: 'error' },
+      `oomguard: OOMGUARD_ACTION="${'x'.repeat(80)}...": this is not an action; expected exit, signal, auto or observe`,
     ],
   ])('writes one line naming the variable, the quoted value and the expected form (%#)', (issue, line) => {
     expect(formatIssue(issue)).toBe(line);

@@ -23,14 +23,14 @@ const thresholds = { heap: { warn: 70 * MiB, shutdown: 80 * MiB }, rss: {} };
 const evaluation: Evaluation = { state: INITIAL_POLICY_STATE, decisions: [], thresholds, pressure: 1.0625, confirmHeap: false };
 const shutdownDecision: Decision = { action: 'shutdown', signal: 'heap', value: 85 * MiB, threshold: 80 * MiB, reason: 'heap-threshold' };
 
-function setup(telemetry?: Promise<TelemetryHandle | undefined>) {
+function setup(telemetry?: Promise<TelemetryHandle | undefined>, action: EventsDeps['config']['action'] = 'auto') {
   const lines: string[] = [];
   const order: string[] = [];
   const listeners = new Set<PressureListener>();
   const runs: { event: PressureEvent; options: Parameters<EventsDeps['shutdown']['run']>[1] }[] = [];
   const aborts: string[] = [];
   const deps: EventsDeps = {
-    config: { exitCode: 2, shutdownTimeoutMs: 5000, action: 'auto' },
+    config: { exitCode: 2, shutdownTimeoutMs: 5000, action },
     log: (line) => (lines.push(line), order.push('log')),
     listeners,
     shutdown: {
@@ -105,6 +105,34 @@ describe('Events: what a decision becomes', () => {
     expect(recorded.map((e) => e.level)).toEqual(['shutdown']);
     expect(handle.flush).toHaveBeenCalledWith(expect.any(Number));
     expect((handle.flush as unknown as { mock: { calls: number[][] } }).mock.calls[0]![0]).toBeLessThanOrEqual(200);
+  });
+});
+
+describe('Events in shadow mode (OOMGUARD_ACTION=observe)', () => {
+  it('a shutdown is recorded as observed (JSON line, telemetry, process warning) and nothing else: no listener, no shutdown', async () => {
+    const recorded: PressureEvent[] = [];
+    const handle = { recordEvent: (e: PressureEvent) => void recorded.push(e) } as unknown as TelemetryHandle;
+    const { events, lines, order, listeners, runs, warnings } = setup(Promise.resolve(handle), 'observe');
+    listeners.add(() => void order.push('listener'));
+    events.onDecision(shutdownDecision, reading, evaluation);
+    await Promise.resolve();
+    expect(order).toEqual(['log', 'warning']);
+    expect(runs).toEqual([]);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ name: 'oomguard.shutdown', level: 'shutdown', reason: 'heap-threshold', observed: true });
+    expect(recorded.map((e) => [e.level, e.observed])).toEqual([['shutdown', true]]);
+    expect(warnings).toHaveBeenCalledWith('memory pressure: heap 85MiB >= 80MiB; would shut down, not acting (OOMGUARD_ACTION=observe; pressure 1.06)', {
+      code: 'OOMGUARD_MEMORY_PRESSURE',
+      detail: 'reason: heap-threshold',
+    });
+  });
+
+  it('warnings and recoveries are unchanged: listeners hear them, and the JSON line has no observed field', () => {
+    const { events, lines, listeners } = setup(undefined, 'observe');
+    const heard: string[] = [];
+    listeners.add((e) => void heard.push(e.level));
+    events.onDecision({ action: 'warn', signal: 'heap', value: 72 * MiB, threshold: 70 * MiB, reason: 'heap-warn' }, reading, evaluation);
+    expect(heard).toEqual(['warn']);
+    expect(JSON.parse(lines[0]!)).not.toHaveProperty('observed');
   });
 });
 

@@ -56,6 +56,40 @@ describe('Sampler', () => {
     expect(small.memorySignal).toBe(small.rss);
   });
 
+  it('counts the working set of a shared cgroup only in the process that owns its memory; its own RSS always', () => {
+    const asked: number[] = [];
+    const sampler = (owns: boolean | 'throws') =>
+      new Sampler({
+        heapBudget: MiB,
+        gc: gc(),
+        cgroup: cgroup({ limit: 512 * MiB, readUsage: () => ({ usage: 500 * MiB, workingSet: 450 * MiB }) }),
+        ownsContainer: (_now, workingSet, limit) => {
+          asked.push(workingSet, limit ?? -1);
+          if (owns === 'throws') throw new Error('proc unreadable');
+          return owns;
+        },
+      }).sample();
+    const other = sampler(false);
+    expect(other.cgroupWorkingSet).toBe(450 * MiB);
+    expect(other.memorySignal).toBe(other.rss);
+    expect(asked).toEqual([450 * MiB, 512 * MiB]);
+    expect(sampler(true).memorySignal).toBe(450 * MiB);
+    // Not knowing is owning: a lone process must still act on its container.
+    expect(sampler('throws').memorySignal).toBe(450 * MiB);
+  });
+
+  it('does not ask who owns the cgroup while the process alone is above its working set', () => {
+    let asked = 0;
+    const r = new Sampler({
+      heapBudget: MiB,
+      gc: gc(),
+      cgroup: cgroup({ readUsage: () => ({ usage: MiB, workingSet: MiB }) }),
+      ownsContainer: () => (asked++, false),
+    }).sample();
+    expect(asked).toBe(0);
+    expect(r.memorySignal).toBe(r.rss);
+  });
+
   it('never throws: a failing cgroup leaves its fields missing and the rest of the reading intact', () => {
     const broken = cgroup({
       readLimit: () => {

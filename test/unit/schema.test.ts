@@ -48,7 +48,7 @@ describe('start() options are checked by zod, with the parsers of their variable
   });
 
   it.each<[Record<string, unknown>, string, string]>([
-    [{ action: 3 }, 'a number is not accepted here', 'exit, signal or auto'],
+    [{ action: 3 }, 'a number is not accepted here', 'exit, signal, auto or observe'],
     [{ metricsHost: false }, 'a boolean is not accepted here', 'a host name or IP address, without scheme, port or path'],
     [{ otlp: 'yes' }, 'a string is not accepted here', 'true or false'],
     [{ pollInterval: null }, 'a object is not accepted here', 'a duration with a unit: 250ms, 1s, 1.5s, 2m or 1h'],

@@ -171,6 +171,24 @@ describe('oomguard gauges', () => {
     }
   });
 
+  it('count shutdowns observed in shadow mode as a monotonic counter, from 0, and only in shadow mode', async () => {
+    let snap: Snapshot = { ...snapshot(reading()), observedShutdowns: 0 };
+    const { reader } = await start(() => snap);
+    const counter = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const m = resourceMetrics.scopeMetrics.flatMap((sm) => sm.metrics).find((x) => x.descriptor.name === 'oomguard.shutdowns.observed');
+      return m && { unit: m.descriptor.unit, monotonic: (m as { isMonotonic?: boolean }).isMonotonic, values: m.dataPoints.map((p) => p.value) };
+    };
+    expect(await counter()).toEqual({ unit: '{shutdown}', monotonic: true, values: [0] });
+    snap = { ...snap, observedShutdowns: 1 };
+    expect((await counter())?.values).toEqual([1]);
+
+    const acting = await start(() => snapshot(reading()));
+    const { resourceMetrics } = await acting.reader.collect();
+    const points = resourceMetrics.scopeMetrics.flatMap((sm) => sm.metrics).filter((x) => x.descriptor.name === 'oomguard.shutdowns.observed').flatMap((m) => m.dataPoints.map((p) => p.value));
+    expect(points).toEqual([]);
+  });
+
   it('register no global provider', async () => {
     const before = metrics.getMeterProvider();
     const beforeTracer = trace.getTracerProvider();
@@ -224,6 +242,20 @@ describe('pressure events', () => {
     expect(span!.startTime).toEqual([1_700_000_000, 123_000_000]);
   });
 
+  it('an observed shutdown (shadow mode) is a WARN record and a span without error status, marked oomguard.observed', async () => {
+    const spans = new InMemorySpanExporter();
+    const logs = new InMemoryLogRecordExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
+    handle.recordEvent({ ...event('shutdown'), observed: true });
+    await handle.flush(1000);
+    const [span] = spans.getFinishedSpans();
+    const [log] = logs.getFinishedLogRecords();
+    expect([span!.name, span!.status.code]).toEqual(['oomguard.shutdown', 0]);
+    expect([log!.eventName, log!.severityText]).toEqual(['oomguard.shutdown', 'WARN']);
+    expect(log!.body).toMatch(/^memory pressure shutdown observed \(OOMGUARD_ACTION=observe: not acting\)/);
+    for (const attrs of [span!.attributes, log!.attributes]) expect(attrs).toMatchObject({ 'oomguard.level': 'shutdown', 'oomguard.observed': true });
+  });
+
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
     const { handle } = await start(() => undefined, {}, { spanExporter: new InMemorySpanExporter() });
     expect(() => handle.recordEvent({} as PressureEvent)).not.toThrow();
@@ -247,6 +279,16 @@ describe('startTelemetry', () => {
     const text = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
     expect(text).toMatch(/^oomguard_heap_in_use\{[^}]*\} 11000001$/m);
     expect((await fetch(`http://127.0.0.1:${handle.metricsPort}/other`)).status).toBe(404);
+  });
+
+  it('releaseMetricsPort closes the endpoint and frees its port for another process', async () => {
+    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const port = handle.metricsPort!;
+    handle.releaseMetricsPort();
+    expect(handle.metricsPort).toBeUndefined();
+    const next = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } });
+    expect(next.handle.metricsPort).toBe(port);
+    expect(next.lines).toEqual([]);
   });
 
   it.each([
