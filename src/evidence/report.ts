@@ -77,9 +77,11 @@ export function growthText(g: MemoryGrowth): string {
  * at most {@link TERMINATION_MESSAGE_BYTES} bytes (lines past it are dropped whole).
  */
 export function terminationMessage(event: PressureEvent, exitCode: number, e: ShutdownEvidence | undefined): string {
-  const lines = [
-    `oomguard: memory-pressure shutdown, exit code ${exitCode}: ${event.signal} ${formatBytes(event.value)} >= ${formatBytes(event.threshold)} (${event.reason}, pressure ${event.pressure.toFixed(2)})`,
-  ];
+  const what =
+    event.reason === 'gc-thrash'
+      ? `heap near its limit and GC thrashing (${formatBytes(event.value)}, line ${formatBytes(event.threshold)})`
+      : `${event.signal} ${formatBytes(event.value)} >= ${formatBytes(event.threshold)}`;
+  const lines = [`oomguard: memory-pressure shutdown, exit code ${exitCode}: ${what} (${event.reason}, pressure ${event.pressure.toFixed(2)})`];
   const first = e && headline(e);
   if (first) lines.push(first);
   if (e && e.topSites.length > 0) {

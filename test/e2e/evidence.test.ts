@@ -135,7 +135,8 @@ describe('the shutdown says where the memory went', () => {
     expect(log!.body).toMatch(/; top allocation site: retainSessions \(/);
 
     const message = readFileSync(terminationLog, 'utf8').split('\n');
-    expect(message[0]).toMatch(/^oomguard: memory-pressure shutdown, exit code 2: heap .* \(heap-threshold, pressure/);
+    // A loaded machine can see V8 thrash in GC just under the line first: either reason is the heap's.
+    expect(message[0]).toMatch(/^oomguard: memory-pressure shutdown, exit code 2: heap .* \((heap-threshold|gc-thrash), pressure/);
     expect(message[1]).toMatch(/^top allocation site: retainSessions \(.*leak-known\.js:11:\d+\), \d+\.\d% of sampled live heap/);
     expect(message.join('\n')).toMatch(/growth since the warn line/);
     expect(Buffer.byteLength(message.join('\n'))).toBeLessThanOrEqual(4096);

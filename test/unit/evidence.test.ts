@@ -191,6 +191,13 @@ describe('the evidence in words', () => {
     expect(text.split('\n').every((line) => line === '' || line.startsWith('oomguard') || line.startsWith('top') || line.startsWith('  '))).toBe(true);
   });
 
+  it('words a GC-thrash shutdown as the process warning does', () => {
+    const thrash = { ...event, reason: 'gc-thrash', value: 91 * MiB } as PressureEvent;
+    expect(terminationMessage(thrash, 2, undefined)).toBe(
+      'oomguard: memory-pressure shutdown, exit code 2: heap near its limit and GC thrashing (91MiB, line 96MiB) (gc-thrash, pressure 1.04)\n',
+    );
+  });
+
   it('has no headline without evidence to name', () => {
     expect(headline({ topSites: [], sampledBytes: 0, ms: 0 })).toBeUndefined();
   });
