@@ -1,7 +1,7 @@
 // The benchmarks, in one command: `npm run bench` (full, < 15 min) or `npm run bench -- --quick`
 // (< 2 min). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads
-//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, native)
+//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, native, evidence)
 //   --out <file>       where to write the markdown (default BENCHMARKS.md)
 // The machine is shared and noisy: every figure alternates A/B runs and reports medians with
 // their spread, and ratios to the peers measured in the same run.
@@ -16,6 +16,7 @@ import { startup } from './figures/startup.mjs';
 import { survival } from './figures/survival.mjs';
 import { latency } from './figures/latency.mjs';
 import { native } from './figures/native.mjs';
+import { evidence } from './figures/evidence.mjs';
 
 const FIGURES = [
   ['tick', '1. Per-tick cost', tick],
@@ -25,6 +26,7 @@ const FIGURES = [
   ['survival', '5. Survival', survival],
   ['latency', '6. Detection latency', latency],
   ['native', '7. Native part cost', native],
+  ['evidence', '8. Leak evidence', evidence],
 ];
 
 function parseArgs(argv) {

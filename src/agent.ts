@@ -19,6 +19,7 @@ import { GcTracker } from './gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
+import { Evidence } from './evidence';
 import type { TelemetryHandle } from './telemetry';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
@@ -47,6 +48,7 @@ export class Agent {
   readonly #events: Events;
   /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
   #native: NativeGuard | undefined;
+  readonly #evidence: Evidence;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -75,7 +77,15 @@ export class Agent {
       ownsContainer: this.#ownership(),
     });
     this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
-    this.#events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry() });
+    this.#evidence = new Evidence({
+      sampling: config.heapSampling,
+      heapBudget: this.heapBudget.bytes,
+      profileDir: config.profileDir,
+      terminationLog: config.terminationLog,
+      exitCode: config.exitCode,
+      log: deps.log,
+    });
+    this.#events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry(), evidence: this.#evidence });
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
@@ -132,6 +142,7 @@ export class Agent {
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
     this.#native ??= this.#startNative();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
+    this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
     // after the app's own start-up code has run, never before the guard is armed.
@@ -145,6 +156,7 @@ export class Agent {
     this.#role.stop();
     this.#native?.stop();
     this.#native = undefined;
+    this.#evidence.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;

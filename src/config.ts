@@ -14,6 +14,7 @@
 import type { Config, ThresholdSpec } from './types';
 import { formatDuration, formatThreshold } from './units';
 import { parseHttpUrl } from './parsers';
+import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
@@ -75,6 +76,9 @@ export const DEFAULTS: Config = Object.freeze({
   // The shutdown (JSON line, event, hooks, telemetry flush) allocates in it. Measured on Node 24,
   // 4 MiB already let a 64 MiB heap's runaway loops end cleanly; 64 MiB leaves hooks room to work.
   nativeReserveBytes: 64 * 1024 * 1024,
+  heapSampling: 'warn',
+  profileDir: undefined,
+  terminationLog: DEFAULT_TERMINATION_LOG,
 });
 
 /**
@@ -106,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const native = reader.read('native', DEFAULTS.native);
   const nativeReserveBytes = reader.read('nativeReserve', DEFAULTS.nativeReserveBytes);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
+  const evidence = readEvidence(reader);
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
   const config: Config = Object.freeze({
@@ -123,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     otlpExport: resolveOtlpExport(env, reader.warnings),
     native,
     nativeReserveBytes,
+    ...evidence,
   });
   return { ok: true, config, warnings: reader.warnings, sources: reader.sources };
 }
@@ -220,6 +226,15 @@ function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severit
     metrics: Object.freeze({ enabled: serve && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
     otlp: otlp && !sdkDisabled,
     sdkDisabled,
+  };
+}
+
+/** Where the memory went: heap sampling, the profile directory, the termination message file. */
+function readEvidence(reader: Reader): Pick<Config, 'heapSampling' | 'profileDir' | 'terminationLog'> {
+  return {
+    heapSampling: reader.read('heapSampling', DEFAULTS.heapSampling),
+    profileDir: reader.read('profileDir', DEFAULTS.profileDir),
+    terminationLog: reader.read('terminationLog', DEFAULTS.terminationLog),
   };
 }
 

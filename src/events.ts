@@ -10,6 +10,8 @@ import type { Config, Decision, GuardState, PressureEvent, Reading } from './typ
 import type { Evaluation } from './policy';
 import type { Shutdown } from './shutdown';
 import type { TelemetryHandle } from './telemetry';
+import type { Evidence } from './evidence';
+import { headline } from './evidence/report';
 import { formatBytes } from './units';
 import { bounded, safe } from './safely';
 
@@ -27,6 +29,8 @@ export interface EventsDeps {
    * undefined when it is off.
    */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
+  /** Where the memory went (evidence/): told of each event, asked at a shutdown. */
+  evidence?: Pick<Evidence, 'onEvent' | 'summarize' | 'persist'>;
 }
 
 const EVENT_NAME: Record<GuardState, string> = {
@@ -104,7 +108,11 @@ export class Events {
   /** The JSON line, the listeners, the telemetry event, the warning, and for `shutdown` the shutdown. */
   #announce(event: PressureEvent): void {
     const deps = this.#deps;
+    const decidedAt = Date.now();
+    // Before the JSON line, so the line names the leak; bounded, and counted in the deadline.
+    if (event.level === 'shutdown' && deps.evidence) event.evidence = safe(() => deps.evidence!.summarize(event, deps.config.shutdownTimeoutMs));
     deps.log(JSON.stringify(jsonLine(event)));
+    safe(() => deps.evidence?.onEvent(event));
     for (const listener of deps.listeners) {
       try {
         listener(event);
@@ -117,7 +125,9 @@ export class Events {
       safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
     }
     if (event.level === 'shutdown') {
+      safe(() => deps.evidence?.persist(event, event.evidence, deps.config.shutdownTimeoutMs));
       void deps.shutdown.run(event, {
+        spentMs: Date.now() - decidedAt,
         exitCode: deps.config.exitCode,
         timeoutMs: deps.config.shutdownTimeoutMs,
         action: deps.config.action,
@@ -157,9 +167,9 @@ export function describeEvent(e: PressureEvent): string {
         ? `the V8 heap reached its limit (${formatBytes(e.value)})`
         : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
   if (e.level !== 'shutdown') return `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
-  return e.observed
-    ? `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`
-    : `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`;
+  if (e.observed) return `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`;
+  const why = e.evidence && headline(e.evidence);
+  return `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})${why ? `; ${why}` : ''}`;
 }
 
 /** The one JSON line on stderr for each event (stable field names; bytes are plain numbers). */
@@ -185,5 +195,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     external: r.external,
     thresholds: e.thresholds,
     ...(e.observed ? { observed: true } : {}),
+    ...(e.evidence && { evidence: e.evidence }),
   };
 }

@@ -10,12 +10,16 @@ export type { HeapBudget } from './heap';
 export type { MemoryLimit } from './sampler';
 export type { PressureListener } from './events';
 export type { HookOptions, ShutdownHook } from './shutdown';
+export type { ShutdownEvidence } from './evidence/report';
+export type { AllocationSite } from './evidence/summary';
+export type { MemoryGrowth, MemoryKind } from './evidence/growth';
 export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
 export type {
   Config,
   GcSummary,
   GuardState,
+  HeapSampling,
   Level,
   NativeMode,
   PressureEvent,

@@ -9,9 +9,9 @@
  * Nothing here loads anything heavy: the preload imports this table before the app's first line.
  */
 
-import type { Config, NativeMode, ShutdownAction } from './types';
-import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
-import { parseAction, parseBoolean, parseExitCode, parseHost, parseMetrics, parseNativeMode, parseOnOff, parsePort, parseReserve } from './parsers';
+import type { Config, HeapSampling, NativeMode, ShutdownAction } from './types';
+import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, type ParseResult, parseThreshold } from './units';
+import { parseAction, parseBoolean, parseExitCode, parseHeapSampling, parseHost, parseMetrics, parseNativeMode, parseOnOff, parsePath, parsePort, parseReserve } from './parsers';
 import { PARENT_PID_VAR } from './parent';
 
 /**
@@ -55,6 +55,12 @@ export interface StartOptions {
   otlp?: boolean;
   /** `OTEL_SDK_DISABLED`, default false; true: no telemetry at all, the guard still guards. */
   sdkDisabled?: boolean | string;
+  /** `OOMGUARD_HEAP_SAMPLING`, default `'warn'`: sample the heap from the first warn line on; `'always'`; `'off'`. */
+  heapSampling?: HeapSampling;
+  /** `OOMGUARD_PROFILE_DIR`, default none: a shutdown writes a `.heapprofile` (Chrome DevTools) there. */
+  profileDir?: string | false;
+  /** `OOMGUARD_TERMINATION_LOG`, default `'/dev/termination-log'` where it exists; false: none. */
+  terminationLog?: string | false;
 }
 
 export type OptionName = keyof StartOptions;
@@ -96,6 +102,8 @@ export const FORMS = {
   onOff: { parse: parseOnOff, expected: EXPECTED.onOff, show: (on: boolean) => (on ? 'on' : 'off'), docs: '`true` or `false`' },
   nativeMode: { parse: parseNativeMode, expected: EXPECTED.nativeMode, show: String, docs: '`auto`, `on`, `off` (any case); boolean words too (`false` = `off`)' },
   reserve: { parse: parseReserve, expected: EXPECTED.reserve, show: formatBytes, docs: `a [size](${FORMS_DOC}) of at least \`1MiB\`` },
+  sampling: { parse: parseHeapSampling, expected: EXPECTED.sampling, show: String, docs: '`warn`, `always`, `off` (any case)' },
+  path: { parse: parsePath, expected: EXPECTED.path, show: (path?: string) => path ?? 'off', docs: 'a path (relative to the working directory), or `off`' },
 } as const satisfies Record<string, Form>;
 
 export type FormName = keyof typeof FORMS;
@@ -235,6 +243,25 @@ const ROWS = {
     resolved: (c) => c.sdkDisabled,
     forms: '`true` or `false` (the option also takes the boolean words)',
     doc: '`true`: no telemetry at all (no endpoint, no OTLP); the guard still guards',
+  },
+  heapSampling: {
+    variable: 'OOMGUARD_HEAP_SAMPLING',
+    form: 'sampling',
+    resolved: (c) => c.heapSampling,
+    doc: "when V8's sampling heap profiler runs, through an inspector session of the guard's own: `warn` from the first warn line on, `always` from the start, `off` never. A shutdown names the top allocation sites of what is still alive ([where the memory went](docs/contract.md#where-the-memory-went))",
+  },
+  profileDir: {
+    variable: 'OOMGUARD_PROFILE_DIR',
+    form: 'path',
+    resolved: (c) => c.profileDir,
+    defaultText: 'off',
+    doc: 'a shutdown writes its heap profile there as `oomguard-<pid>-<time>.heapprofile`, which Chrome DevTools opens (Memory, Load profile); the directory is created if missing',
+  },
+  terminationLog: {
+    variable: 'OOMGUARD_TERMINATION_LOG',
+    form: 'path',
+    resolved: (c) => c.terminationLog,
+    doc: "a shutdown writes why, and where the memory went, to this file; Kubernetes shows it under `kubectl describe pod`. The default is written only where it exists (the kubelet mounts it); another path is created",
   },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
 

@@ -6,8 +6,8 @@
  * a deployment file often carries a stray space or capital.
  */
 
-import type { NativeMode, ShutdownAction } from './types';
-import { EXPECTED, fail, parseSize, type ParseResult } from './units';
+import type { HeapSampling, NativeMode, ShutdownAction } from './types';
+import { EXPECTED, fail, type ParseResult, parseSize } from './units';
 
 /** The words a boolean takes, in any case. */
 export const BOOLEAN_WORDS = Object.freeze({ true: ['true', 'yes', 'on', '1'], false: ['false', 'no', 'off', '0'] } as const);
@@ -139,4 +139,29 @@ export function parseHttpUrl(input: string): ParseResult<string> {
     // not a URL at all: refused below
   }
   return fail('this is not an http(s) URL', EXPECTED.url);
+}
+
+export const HEAP_SAMPLING: readonly HeapSampling[] = Object.freeze(['warn', 'always', 'off']);
+
+/** Parses when the heap is sampled: `warn`, `always` or `off`, any case. */
+export function parseHeapSampling(input: string): ParseResult<HeapSampling> {
+  const word = input.trim().toLowerCase() as HeapSampling;
+  if (HEAP_SAMPLING.includes(word)) return { ok: true, value: word };
+  return fail('this is not a heap sampling mode', EXPECTED.sampling);
+}
+
+/**
+ * Parses a file or directory path, or `off` (any case; `false` as an option) for none. Control
+ * characters are refused: no real path has them, and a stray newline from a deployment file
+ * would name a file nobody finds.
+ */
+export function parsePath(input: string | boolean): ParseResult<string | undefined> {
+  if (input === false) return { ok: true, value: undefined };
+  if (input === true) return fail('true is not a path', EXPECTED.path);
+  const path = input.trim();
+  if (path === '') return fail('the value is empty', EXPECTED.path);
+  if (path.toLowerCase() === 'off') return { ok: true, value: undefined };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) return fail('a path has no control characters', EXPECTED.path);
+  return { ok: true, value: path };
 }

@@ -13,7 +13,7 @@
 
 import type * as Zod from 'zod';
 import { MAX_DURATION_MS, MAX_SIZE, MIN_THRESHOLD_BYTES, fail, type ParseResult } from './units';
-import { ACTIONS, BOOLEAN_WORDS, MIN_RESERVE_BYTES, NATIVE_MODES } from './parsers';
+import { ACTIONS, BOOLEAN_WORDS, HEAP_SAMPLING, MIN_RESERVE_BYTES, NATIVE_MODES } from './parsers';
 import { FORMS, OPTION, OPTIONS, type FormName, type OptionName, type OptionSpec } from './options';
 
 /** The JS types a form takes in `start()`, each with its JSON Schema (pattern, range, examples). */
@@ -50,6 +50,8 @@ const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
   onOff: { boolean: {} },
   nativeMode: { string: words([...NATIVE_MODES, ...BOOLEANS], NATIVE_MODES), boolean: {} },
   reserve: { string: trimmed(String.raw`${NUMBER}[ \t]*${SIZE_UNIT}?`, ['64MiB', '256MiB']), number: range(MIN_RESERVE_BYTES, MAX_SIZE) },
+  sampling: { string: words(HEAP_SAMPLING) },
+  path: { string: {}, boolean: { const: false } },
 });
 let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 

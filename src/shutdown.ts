@@ -44,6 +44,8 @@ export interface RunOptions {
   action: ShutdownAction;
   /** Telemetry flush, bounded by the time left; must not reject (errors are logged). */
   flush?: (msLeft: number) => Promise<void>;
+  /** Milliseconds of the deadline already spent before `run()` (the shutdown's evidence). */
+  spentMs?: number;
 }
 
 interface Hook {
@@ -132,7 +134,7 @@ export class Shutdown {
   async #run(event: PressureEvent, options: RunOptions): Promise<HookResult[]> {
     const deps = this.#deps;
     this.#exitCode = options.exitCode;
-    const started = deps.now();
+    const started = deps.now() - (options.spentMs ?? 0);
     const deadline = started + options.timeoutMs;
     // From here on the exit code is ours, whoever ends the process: a hook, the app's own
     // SIGTERM handler calling process.exit(0), or the event loop running dry.
@@ -142,7 +144,7 @@ export class Shutdown {
     const timer = deps.setTimer(() => {
       deps.log(`oomguard: shutdown deadline of ${options.timeoutMs}ms passed; exiting with code ${options.exitCode}`);
       deps.exit(options.exitCode);
-    }, options.timeoutMs);
+    }, Math.max(0, deadline - deps.now()));
 
     const results = await Promise.all([...this.#hooks].map((hook) => this.#runHook(hook, event, deadline)));
     for (const r of results) {

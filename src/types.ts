@@ -2,6 +2,7 @@
  * Shared types. Internal modules agree on these shapes; the public ones are re-exported from
  * `index.ts`.
  */
+import type { ShutdownEvidence } from './evidence/report';
 
 /** Which memory the guard compares against a threshold. */
 export type Signal = 'heap' | 'rss';
@@ -158,6 +159,11 @@ export interface PressureEvent {
    * reported, but no hook runs and the process goes on. Absent otherwise.
    */
   observed?: true;
+  /**
+   * On a shutdown: where the memory went (top allocation sites, growth by kind), built before
+   * the JSON line; absent on other events.
+   */
+  evidence?: ShutdownEvidence;
 }
 
 /** A threshold as configured: a byte size, a percent of a budget or limit, or off. */
@@ -165,6 +171,9 @@ export type ThresholdSpec =
   | { kind: 'off' }
   | { kind: 'bytes'; bytes: number }
   | { kind: 'percent'; percent: number };
+
+/** When V8's sampling heap profiler runs (`OOMGUARD_HEAP_SAMPLING`). */
+export type HeapSampling = 'warn' | 'always' | 'off';
 
 /**
  * What the guard does when it shuts down (`OOMGUARD_ACTION`); `observe` is shadow mode: report
@@ -222,4 +231,10 @@ export interface Config {
   readonly native: NativeMode;
   /** `OOMGUARD_NATIVE_RESERVE` in bytes: how far the native part raises V8's heap limit once it is reached. */
   readonly nativeReserveBytes: number;
+  /** `OOMGUARD_HEAP_SAMPLING`: from the first warn line on, from the start, or never. */
+  readonly heapSampling: HeapSampling;
+  /** `OOMGUARD_PROFILE_DIR`: where a shutdown writes its `.heapprofile`; undefined: nowhere. */
+  readonly profileDir: string | undefined;
+  /** `OOMGUARD_TERMINATION_LOG`: the termination message file; undefined: none. */
+  readonly terminationLog: string | undefined;
 }

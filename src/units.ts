@@ -33,6 +33,8 @@ export const EXPECTED = Object.freeze({
   onOff: 'true or false',
   nativeMode: 'auto, on or off (or true/false)',
   reserve: 'a size of at least 1MiB, such as 64MiB or 256MiB',
+  sampling: 'warn, always or off',
+  path: 'a file or directory path, or off',
 });
 
 /** SI and binary prefixes in order: `k` is 1000^1 or 1024^1, ..., `p` 1000^5 or 1024^5. */

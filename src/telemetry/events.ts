@@ -7,6 +7,8 @@ import type { Attributes, Logger, Tracer } from '@opentelemetry/api';
 import type { GuardState, PressureEvent } from '../types';
 import * as sc from '../semconv';
 import { READING_FIELDS, reportable, thresholdEntries } from './fields';
+import { evidenceAttributes } from './evidence';
+import { headline } from '../evidence/report';
 
 /** Event name and log severity by level: a shutdown is an error, a cleared warning news. */
 const KINDS: Readonly<Record<GuardState, readonly [name: string, severity: 'ERROR' | 'WARN' | 'INFO']>> = {
@@ -39,7 +41,7 @@ function eventAttributes(event: PressureEvent): Attributes {
   for (const [key, value] of numbers) {
     if (reportable(value)) attributes[key] = value;
   }
-  return attributes;
+  return { ...attributes, ...evidenceAttributes(event.evidence) };
 }
 
 /** Emit `event` as a span (through `tracer`) and a log record (through `logger`); may throw. */
@@ -65,8 +67,14 @@ export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logg
     severityNumber: api.SeverityNumber[severityText],
     severityText,
     timestamp: event.reading.time,
-    body: `${what}: ${event.signal} ${event.value} bytes, threshold ${event.threshold} bytes (${event.reason})`,
+    body: `${what}: ${event.signal} ${event.value} bytes, threshold ${event.threshold} bytes (${event.reason})${bodyEvidence(event)}`,
     attributes,
     context,
   });
+}
+
+/** The shutdown's headline after the body's own text: the first line an operator reads names the leak. */
+function bodyEvidence(event: PressureEvent): string {
+  const text = event.evidence && headline(event.evidence);
+  return text ? `; ${text}` : '';
 }

@@ -8,10 +8,17 @@ import type { AddressInfo } from 'node:net';
  * answered 415 and counted in `rejected`, so a test sees when a sender spoke the wrong protocol.
  */
 
-type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number; boolValue?: boolean };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: number | string;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+};
 type KeyValue = { key: string; value: AnyValue };
 
-export type Attrs = Record<string, string | number | boolean | undefined>;
+type Scalar = string | number | boolean | undefined;
+export type Attrs = Record<string, Scalar | Scalar[]>;
 
 export interface ReceivedSpan {
   name: string;
@@ -26,6 +33,8 @@ export interface ReceivedSpan {
 
 export interface ReceivedLog {
   eventName: string | undefined;
+  /** The body, when it is a string. */
+  body: string | undefined;
   severityNumber: number | undefined;
   severityText: string | undefined;
   traceId: string | undefined;
@@ -62,13 +71,13 @@ export function attrs(list: KeyValue[] | undefined): Attrs {
   const out: Attrs = {};
   for (const kv of list ?? []) {
     const v = kv.value ?? {};
-    out[kv.key] =
-      v.stringValue ??
-      (v.intValue !== undefined ? Number(v.intValue) : undefined) ??
-      v.doubleValue ??
-      v.boolValue;
+    out[kv.key] = v.arrayValue ? (v.arrayValue.values ?? []).map(scalar) : scalar(v);
   }
   return out;
+}
+
+function scalar(v: AnyValue): Scalar {
+  return v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue;
 }
 
 /** Start the receiver on an ephemeral loopback port. */
@@ -144,10 +153,11 @@ function collectSpans(doc: Record<string, unknown>, at: number, out: ReceivedSpa
 }
 
 function collectLogs(doc: Record<string, unknown>, at: number, out: ReceivedLog[]): void {
-  type L = { eventName?: string; severityNumber?: number; severityText?: string; traceId?: string; spanId?: string; attributes?: KeyValue[] };
+  type L = { eventName?: string; body?: AnyValue; severityNumber?: number; severityText?: string; traceId?: string; spanId?: string; attributes?: KeyValue[] };
   for (const { item, scope, service } of walk<L>(doc, 'resourceLogs', 'scopeLogs', 'logRecords')) {
     out.push({
       eventName: item.eventName,
+      body: item.body?.stringValue,
       severityNumber: item.severityNumber,
       severityText: item.severityText,
       traceId: item.traceId,

@@ -27,6 +27,9 @@ describe('defaults', () => {
       sdkDisabled: false,
       native: 'auto',
       nativeReserveBytes: 64 * 1024 * 1024,
+      heapSampling: 'warn',
+      profileDir: undefined,
+      terminationLog: '/dev/termination-log',
     });
   });
 
