@@ -14,7 +14,8 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
+import { GcTracker, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
@@ -34,6 +35,7 @@ export class Agent {
   readonly heapBudget: HeapBudget;
   readonly #log: (line: string) => void;
   readonly #gc: GcTracker;
+  readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
@@ -54,7 +56,11 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
+    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
+    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
+    // them too; recording one twice only reads the heap spaces twice.
+    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordMajor(readSpaces()) });
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, majorsReported: () => this.#majors.armed });
     this.#cgroup = safe(() => openCgroup());
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
@@ -95,6 +101,7 @@ export class Agent {
     // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
     markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    this.#majors.start();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
@@ -106,6 +113,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#watcher.stop();
     this.#gc.stop();
+    this.#majors.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
