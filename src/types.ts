@@ -158,6 +158,22 @@ export type ThresholdSpec =
 /** What the guard does when it shuts down (`OOMGUARD_ACTION`). */
 export type ShutdownAction = 'exit' | 'signal' | 'auto';
 
+/** OTLP wire protocol: `OTEL_EXPORTER_OTLP_PROTOCOL` (and per signal); the specification's default is http/protobuf. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+/** Where one signal (traces, metrics or logs) is pushed, besides the Prometheus endpoint. */
+export interface SignalExport {
+  /** OTLP push, to the `OTEL_EXPORTER_OTLP_*ENDPOINT` or the exporter's default. */
+  readonly otlp: boolean;
+  /** The SDK's console exporter (the app's stdout). */
+  readonly console: boolean;
+  /** The OTLP protocol for this signal. */
+  readonly protocol: OtlpProtocol;
+}
+
+/** A bundled instrumentation: `runtime` (instrumentation-runtime-node), `host` (instrumentation-host-metrics). */
+export type InstrumentationName = 'runtime' | 'host';
+
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
   /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
@@ -198,4 +214,12 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /**
+   * Where each signal goes: `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`
+   * (unset: OTLP when an endpoint is set) and the OTLP protocol of each. The Prometheus endpoint
+   * is `metrics.enabled`.
+   */
+  readonly export: { readonly traces: SignalExport; readonly metrics: SignalExport; readonly logs: SignalExport };
+  /** `OOMGUARD_INSTRUMENTATIONS`: the bundled instrumentations that feed the agent's metrics. */
+  readonly instrumentations: readonly InstrumentationName[];
 }

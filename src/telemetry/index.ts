@@ -1,8 +1,8 @@
 /**
  * OpenTelemetry for the guard: observable gauges over the reading the policy last decided on,
- * the runtime and host instrumentations, a Prometheus endpoint, and (with
- * `OTEL_EXPORTER_OTLP_*`) OTLP/HTTP push of the warning/shutdown span, its log record and a
- * final metrics export.
+ * the runtime and host instrumentations, a Prometheus endpoint, and push of the warning/shutdown
+ * span, its log record and a final metrics export over OTLP (http/protobuf, http/json or gRPC)
+ * or to the console, as the SDK's `OTEL_*_EXPORTER` and `OTEL_EXPORTER_OTLP_*` variables say.
  *
  * Everything here is private to the agent: its own MeterProvider, TracerProvider and
  * LoggerProvider, never registered as the process-wide globals and no `diag.setLogger`, because
@@ -60,7 +60,7 @@ export interface TelemetryOptions {
   spanExporter?: SpanExporter;
   /** Log record exporter used instead of OTLP. */
   logExporter?: LogRecordExporter;
-  /** Default true: the runtime-node and host-metrics instrumentations feed the same provider. */
+  /** Default true: the instrumentations `config.instrumentations` names feed the same provider; false: none. */
   instrumentations?: boolean;
   /** The guarded parent's pid when this process is its child (it holds the metrics port). */
   parentPid?: string | undefined;
@@ -90,7 +90,10 @@ export async function startTelemetry(
 ): Promise<TelemetryHandle> {
   if (config.sdkDisabled) return INERT;
   const extraReaders = options.metricReaders ?? [];
-  const wantsPush = config.otlp || options.spanExporter !== undefined || options.logExporter !== undefined;
+  const { traces, metrics, logs } = config.export;
+  const pushes = [traces, metrics, logs].some((s) => s.otlp || s.console);
+  const wantsPush = pushes || options.spanExporter !== undefined || options.logExporter !== undefined;
+  // Nothing to export: the SDK is not even loaded.
   if (!config.metrics.enabled && !wantsPush && extraReaders.length === 0) return INERT;
   // The logger is the caller's; its failure is not ours to raise.
   const say = (line: string): void => {
@@ -106,8 +109,8 @@ export async function startTelemetry(
 
 /** Everything a running telemetry holds, for the handle to flush and take down. */
 interface Running extends EventProviders {
-  meterProvider: MeterProvider;
-  otlpReader: MetricReader | undefined;
+  meterProvider: MeterProvider | undefined;
+  pushReaders: MetricReader[];
   removeGauges: () => void;
   instrumentations: { disable(): void }[];
   endpoint: MetricsEndpoint | undefined;
@@ -127,15 +130,18 @@ async function start(
   const resource = buildResource();
   const version = agentVersion();
   const readers = await metricReaders(metricsSdk, config, extraReaders);
-  const meterProvider = buildMeterProvider(metricsSdk, resource, readers.all);
-  const removeGauges = registerGauges(meterProvider.getMeter(sc.SCOPE_NAME, version), source);
-  const instrumentations = options.instrumentations === false ? [] : await startInstrumentations(meterProvider, say);
+  // OTEL_METRICS_EXPORTER=none: no meter provider, no gauges, no instrumentations (the runtime
+  // one observes every GC), no port.
+  const meterProvider = readers.all.length > 0 ? buildMeterProvider(metricsSdk, resource, readers.all) : undefined;
+  const removeGauges = meterProvider ? registerGauges(meterProvider.getMeter(sc.SCOPE_NAME, version), source) : () => {};
+  const wanted = options.instrumentations === false ? [] : config.instrumentations;
+  const instrumentations = meterProvider ? await startInstrumentations(meterProvider, wanted, say) : [];
   const events = await eventProviders(config, resource, options);
   const endpoint = readers.prometheus ? await serveMetrics(readers.prometheus, config.metrics, say, options.parentPid) : undefined;
   return handle({
     ...events,
     meterProvider,
-    otlpReader: readers.otlp,
+    pushReaders: readers.push,
     removeGauges,
     instrumentations,
     endpoint,
@@ -145,7 +151,7 @@ async function start(
 }
 
 function handle(running: Running): TelemetryHandle {
-  const { tracerProvider, loggerProvider, meterProvider, otlpReader } = running;
+  const { tracerProvider, loggerProvider, meterProvider, pushReaders } = running;
   let stopped = false;
   return {
     metricsPort: running.endpoint?.port,
@@ -159,7 +165,7 @@ function handle(running: Running): TelemetryHandle {
       await settleWithin(timeoutMs, [
         () => tracerProvider?.forceFlush(),
         () => loggerProvider?.forceFlush(),
-        () => otlpReader?.forceFlush({ timeoutMillis: Math.max(1, timeoutMs) }),
+        ...pushReaders.map((reader) => () => reader.forceFlush({ timeoutMillis: Math.max(1, timeoutMs) })),
       ]);
     },
     async shutdown(): Promise<void> {
@@ -169,7 +175,7 @@ function handle(running: Running): TelemetryHandle {
       // Each removal is best effort: one that throws must not keep the others from running.
       for (const instrumentation of running.instrumentations) safe(() => instrumentation.disable());
       safe(running.removeGauges);
-      await settleWithin(SHUTDOWN_BUDGET_MS, [() => tracerProvider?.shutdown(), () => loggerProvider?.shutdown(), () => meterProvider.shutdown()]);
+      await settleWithin(SHUTDOWN_BUDGET_MS, [() => tracerProvider?.shutdown(), () => loggerProvider?.shutdown(), () => meterProvider?.shutdown()]);
     },
   };
 }

@@ -25,6 +25,12 @@ describe('defaults', () => {
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      export: {
+        traces: { otlp: false, console: false, protocol: 'http/protobuf' },
+        metrics: { otlp: false, console: false, protocol: 'http/protobuf' },
+        logs: { otlp: false, console: false, protocol: 'http/protobuf' },
+      },
+      instrumentations: ['runtime', 'host'],
     });
   });
 

@@ -1,6 +1,3 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metrics, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MetricReader, type GaugeMetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -8,7 +5,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { DEFAULTS } from '../../src/config';
 import { startTelemetry, type TelemetryHandle } from '../../src/telemetry';
-import { appServiceName } from '../../src/telemetry/resource';
+import { buildResource, containerIdFrom } from '../../src/telemetry/resource';
 import type { Config, PressureEvent, Reading, Snapshot } from '../../src/types';
 
 /** A reader that exports nothing on its own: the test calls `collect()`. */
@@ -26,6 +23,16 @@ const config = (over: Partial<Config> = {}): Config => ({
   metrics: { enabled: false, host: '127.0.0.1', port: 0 },
   ...over,
 });
+
+/** OTLP/JSON for every signal, as `OTEL_EXPORTER_OTLP_ENDPOINT` + `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` give. */
+const OTLP_JSON: Partial<Config> = {
+  otlp: true,
+  export: {
+    traces: { otlp: true, console: false, protocol: 'http/json' },
+    metrics: { otlp: true, console: false, protocol: 'http/json' },
+    logs: { otlp: true, console: false, protocol: 'http/json' },
+  },
+};
 
 /** Every number distinct, so a value can only have come from its own field. */
 const reading = (over: Partial<Reading> = {}): Reading => ({
@@ -264,7 +271,7 @@ describe('startTelemetry', () => {
   it('starts OTLP metrics with an export interval shorter than the default export timeout', async () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://127.0.0.1:9';
     try {
-      const { lines } = await start(() => snapshot(reading()), { otlp: true, otlpExport: { intervalMs: 300, timeoutMs: 300 } });
+      const { lines } = await start(() => snapshot(reading()), { ...OTLP_JSON, otlpExport: { intervalMs: 300, timeoutMs: 300 } });
       expect(lines).toEqual([]);
     } finally {
       delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -279,7 +286,7 @@ describe('startTelemetry', () => {
     const port = (blackhole.address() as import('node:net').AddressInfo).port;
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
     try {
-      const { handle } = await start(() => snapshot(reading()), { otlp: true });
+      const { handle } = await start(() => snapshot(reading()), OTLP_JSON);
       handle.recordEvent({ level: 'warn', signal: 'heap', reason: 'heap-warn', value: 1, threshold: 1, pressure: 1, reading: reading(), thresholds: snapshot(reading()).thresholds });
       const t0 = Date.now();
       await handle.flush(300);
@@ -294,25 +301,40 @@ describe('startTelemetry', () => {
   });
 });
 
-describe('appServiceName', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oomguard-svc-'));
-  it.each([
-    ['the nearest package.json name above the script', { 'pkg/package.json': '{"name":"shop-api"}', 'pkg/src/deep/server.js': '' }, 'pkg/src/deep/server.js', 'shop-api'],
-    ['the script name when no package.json has a name', { 'noname/package.json': '{"private":true}', 'noname/worker.mjs': '' }, 'noname/worker.mjs', 'worker'],
-    ['the script name past a malformed package.json', { 'broken/package.json': '{', 'broken/job.js': '' }, 'broken/job.js', 'job'],
-  ])('is %s', (_what, files, script, expected) => {
-    const root = join(dir, String(Math.random()).slice(2));
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(join(root, rel, '..'), { recursive: true });
-      writeFileSync(join(root, rel), text);
-    }
-    // tmpdir has no package.json above it on this machine; if it ever has, the first case
-    // still holds and the others would name that package, which this assertion would catch.
-    expect(appServiceName(join(root, script))).toBe(expected);
-    rmSync(root, { recursive: true, force: true });
+describe('resource', () => {
+  it("names the service as the SDK does (unknown_service:<argv0>), and reports host, runtime and instance, never the command line", () => {
+    const attrs = buildResource().attributes;
+    expect(attrs['service.name']).toBe(`unknown_service:${process.argv0}`);
+    expect(attrs).toMatchObject({ 'process.pid': process.pid, 'process.runtime.name': 'nodejs', 'process.runtime.version': process.versions.node });
+    expect(typeof attrs['host.name']).toBe('string');
+    expect(String(attrs['service.instance.id'])).toMatch(/^[0-9a-f-]{36}$/);
+    for (const key of ['process.command', 'process.command_args', 'process.command_line', 'process.executable.path', 'process.owner']) expect(attrs[key], key).toBeUndefined();
   });
-  it('is undefined without a script (REPL, -e)', () => {
-    expect(appServiceName('')).toBeUndefined();
-    rmSync(dir, { recursive: true, force: true });
+
+  it('lets OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over what it detects', () => {
+    process.env.OTEL_SERVICE_NAME = 'checkout';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'host.name=pinned,team=memory';
+    try {
+      expect(buildResource().attributes).toMatchObject({ 'service.name': 'checkout', 'host.name': 'pinned', team: 'memory' });
+    } finally {
+      delete process.env.OTEL_SERVICE_NAME;
+      delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+    }
+  });
+
+  const ID = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);
+  it.each([
+    ['cgroup v1 under Docker', `12:memory:/docker/${ID}\n11:cpu:/docker/${ID}`, ''],
+    ['cgroup v1 under Kubernetes (pod, then container)', `4:memory:/kubepods/burstable/pod1f0e-22/${ID}`, ''],
+    ['cgroup v2 under the systemd driver', `0::/system.slice/docker-${ID}.scope`, ''],
+    ['cgroup v2 under containerd in Kubernetes', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f0e_22.slice/cri-containerd-${ID}.scope`, ''],
+    ['cgroup v2 with a private namespace (Docker mounts)', '0::/', `611 602 8:1 /var/lib/docker/containers/${ID}/hostname /etc/hostname rw,relatime - ext4 /dev/sda1 rw`],
+    ['CRI-O mounts', '0::/', `700 690 0:50 /containers/storage/overlay-containers/${ID}/userdata/hostname /etc/hostname rw - tmpfs tmpfs rw`],
+  ])('finds the container id: %s', (_what, cgroup, mountinfo) => {
+    expect(containerIdFrom(cgroup, mountinfo)).toBe(ID);
+  });
+
+  it('finds no container id on a host', () => {
+    expect(containerIdFrom('0::/user.slice/user-0.slice/session-3.scope\n9:name=systemd:/', '25 1 8:1 / / rw - ext4 /dev/sda1 rw')).toBeUndefined();
   });
 });
