@@ -77,6 +77,31 @@ describe.each<[Protocol, string, Record<string, string>]>([
 });
 
 describe('OTLP push settings', () => {
+  const exporters = (kind: string) => ['trace', 'metrics', 'logs'].map((signal) => `@opentelemetry/exporter-${signal}-otlp-${kind}`);
+  it.each([
+    // The metrics exporters of every protocol build on the JSON one's base class, so it comes along.
+    ['http/protobuf', {}, [...exporters('proto'), '@opentelemetry/exporter-metrics-otlp-http']],
+    ['grpc', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, ['@grpc/grpc-js', ...exporters('grpc'), '@opentelemetry/exporter-metrics-otlp-http']],
+  ])('loads the OTLP exporters of %s and no other', async (_protocol, extra: Record<string, string>, wanted) => {
+    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OOMGUARD_METRICS: 'none', ...extra }));
+    children.push(child);
+    await child.waitFor('stderr', /app ready/);
+    const otlpPackages = ['@grpc/grpc-js', ...exporters('proto'), ...exporters('http'), ...exporters('grpc')];
+    let loaded: string[] = [];
+    // Telemetry comes up right after start-up; ask until the wanted exporters are there (bounded).
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !wanted.every((w) => loaded.includes(w)); ) {
+      await new Promise((r) => setTimeout(r, 200));
+      const before = child.stdout().length;
+      child.proc.stdin!.write('packages\n');
+      while (!child.stdout().slice(before).includes('\n')) await new Promise((r) => setTimeout(r, 20));
+      const line = child.stdout().slice(before).split('\n')[0]!;
+      loaded = (JSON.parse(line) as { packages: string[] }).packages.filter((p) => otlpPackages.includes(p));
+    }
+    expect(loaded.sort()).toEqual([...wanted].sort());
+    child.proc.stdin!.end();
+    expect((await child.exited).code).toBe(0);
+  });
+
   it('OTEL_TRACES_EXPORTER=none sends no span, OTEL_LOGS_EXPORTER=console prints the record on stdout, metrics still go over OTLP', async () => {
     const child = run(
       'leak.js',
