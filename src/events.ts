@@ -8,7 +8,7 @@
  */
 import type { Config, Decision, GuardState, PressureEvent, Reading } from './types';
 import type { Evaluation } from './policy';
-import type { Shutdown } from './shutdown';
+import type { HookResult, Shutdown } from './shutdown';
 import type { TelemetryHandle } from './telemetry';
 import { formatBytes } from './units';
 import { bounded, safe } from './safely';
@@ -86,18 +86,21 @@ export class Events {
         exitCode: deps.config.exitCode,
         timeoutMs: deps.config.shutdownTimeoutMs,
         action: deps.config.action,
-        flush: (msLeft) => this.#flush(msLeft),
+        flush: (msLeft, hooks) => this.#flush(msLeft, hooks),
       });
     }
   }
 
-  /** Telemetry may still be starting: it gets what is left of the deadline, not more. */
-  async #flush(msLeft: number): Promise<void> {
+  /**
+   * Telemetry may still be starting: it gets what is left of the deadline, not more. The hooks'
+   * outcomes end the shutdown span before it is sent.
+   */
+  async #flush(msLeft: number, hooks: readonly HookResult[]): Promise<void> {
     const pending = this.#deps.telemetry();
     if (!pending) return;
     const started = Date.now();
     const telemetry = await bounded(pending, msLeft);
-    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)));
+    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)), hooks);
   }
 }
 

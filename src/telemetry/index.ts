@@ -14,14 +14,15 @@
  * `startTelemetry`, which the watcher calls after the guard is armed, so none of it sits on the
  * app's start-up path.
  */
-import type { Logger, Tracer } from '@opentelemetry/api';
+import type { Logger, Span, Tracer } from '@opentelemetry/api';
 import type { MetricReader, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Config, PressureEvent } from '../types';
+import type { HookResult } from '../shutdown';
 import * as sc from '../semconv';
 import { bounded, describeError, safe } from '../safely';
-import { emitEvent } from './events';
+import { emitEvent, endShutdownSpan } from './events';
 import { registerGauges, type TelemetrySource } from './gauges';
 import { startInstrumentations } from './instrumentations';
 import { agentVersion, buildResource } from './resource';
@@ -40,8 +41,11 @@ export interface TelemetryHandle {
    * does nothing. Never throws.
    */
   recordEvent(event: PressureEvent): void;
-  /** Push spans, logs and a final metrics export (OTLP when configured) within timeoutMs; never rejects. */
-  flush(timeoutMs: number): Promise<void>;
+  /**
+   * End the shutdown span, if one is open (with `hooks` as its events), then push spans, logs and
+   * a final metrics export within timeoutMs; never rejects.
+   */
+  flush(timeoutMs: number, hooks?: readonly HookResult[]): Promise<void>;
   /** Remove everything: close the server, stop instrumentations, shut providers down. Never rejects. */
   shutdown(): Promise<void>;
   /** The bound Prometheus port, when serving. */
@@ -153,15 +157,23 @@ async function start(
 function handle(running: Running): TelemetryHandle {
   const { tracerProvider, loggerProvider, meterProvider, pushReaders } = running;
   let stopped = false;
+  /** The shutdown span, open while the hooks run. */
+  let shutdownSpan: Span | undefined;
+  const endSpan = (hooks?: readonly HookResult[]): void => {
+    if (shutdownSpan) endShutdownSpan(shutdownSpan, hooks);
+    shutdownSpan = undefined;
+  };
   return {
     metricsPort: running.endpoint?.port,
     recordEvent(event: PressureEvent): void {
       if (stopped) return;
       // Never throw into the watcher; a lost event must not cost the shutdown.
-      safe(() => emitEvent(event, running.tracer, running.logger));
+      const open = safe(() => emitEvent(event, running.tracer, running.logger));
+      if (open) shutdownSpan ??= open;
     },
-    async flush(timeoutMs: number): Promise<void> {
+    async flush(timeoutMs: number, hooks?: readonly HookResult[]): Promise<void> {
       if (stopped) return;
+      endSpan(hooks);
       await settleWithin(timeoutMs, [
         () => tracerProvider?.forceFlush(),
         () => loggerProvider?.forceFlush(),
@@ -170,6 +182,7 @@ function handle(running: Running): TelemetryHandle {
     },
     async shutdown(): Promise<void> {
       if (stopped) return;
+      endSpan();
       stopped = true;
       if (running.endpoint) safe(() => closeEndpoint(running.endpoint!));
       // Each removal is best effort: one that throws must not keep the others from running.

@@ -102,6 +102,28 @@ describe('OTLP push settings', () => {
     expect((await child.exited).code).toBe(0);
   });
 
+  it('the shutdown span lasts from the decision to the flush (the drain), with one event per hook and its outcome', async () => {
+    const child = run('drain.js', baseEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OOMGUARD_METRICS: 'none', DRAIN_MS: '400' }), {
+      flags: ['--max-old-space-size=128'],
+      timeout: 60_000,
+    });
+    children.push(child);
+    const { code, signal } = await child.exited;
+    expect([code, signal], child.stderr()).toEqual([2, null]);
+    const span = rx.spans.find((s) => s.name === 'oomguard.shutdown');
+    expect(span, child.stderr()).toBeDefined();
+    const ms = Number((BigInt(span!.end) - BigInt(span!.start)) / 1_000_000n);
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThan(10_000);
+    const hooks = Object.fromEntries(span!.events.filter((e) => e.name === 'oomguard.hook').map((e) => [e.attributes['oomguard.hook.name'], e.attributes]));
+    expect(hooks['drain-queue']).toMatchObject({ 'oomguard.hook.outcome': 'ok' });
+    expect(Number(hooks['drain-queue']!['oomguard.hook.duration_ms'])).toBeGreaterThanOrEqual(400);
+    expect(hooks['close-socket']).toMatchObject({ 'oomguard.hook.outcome': 'error' });
+    expect(hooks['close-socket']!['error.message']).toMatch(/^Error: socket already closed/);
+    expect(span!.attributes['oomguard.shutdown.hooks_failed']).toBe(1);
+    expect(span!.status?.code).toBe(2); // ERROR
+  });
+
   it('OTEL_TRACES_EXPORTER=none sends no span, OTEL_LOGS_EXPORTER=console prints the record on stdout, metrics still go over OTLP', async () => {
     const child = run(
       'leak.js',

@@ -231,6 +231,35 @@ describe('pressure events', () => {
     expect(span!.startTime).toEqual([1_700_000_000, 123_000_000]);
   });
 
+  it('a warning is an instant; a shutdown span stays open until the flush, and carries each hook as an event', async () => {
+    const spans = new InMemorySpanExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans });
+    const now = Date.now();
+    handle.recordEvent({ ...event('warn'), reading: { ...reading(), time: now } });
+    handle.recordEvent({ ...event('shutdown'), reading: { ...reading(), time: now } });
+    expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(['oomguard.warning']);
+    await new Promise((r) => setTimeout(r, 120));
+    await handle.flush(1000, [
+      { name: 'wal', outcome: 'ok', ms: 80 },
+      { name: 'http', outcome: 'error', ms: 30, error: 'Error: boom' },
+      { name: 'slow', outcome: 'timeout', ms: 110 },
+    ]);
+    const [warning, shutdown] = spans.getFinishedSpans();
+    expect(warning!.duration).toEqual([0, 0]);
+    // The drain: from the reading the guard acted on to the flush, 120 ms here.
+    const ms = shutdown!.duration[0] * 1000 + shutdown!.duration[1] / 1e6;
+    expect(ms).toBeGreaterThanOrEqual(115);
+    expect(shutdown!.events.map((e) => [e.name, e.attributes])).toEqual([
+      ['oomguard.hook', { 'oomguard.hook.name': 'wal', 'oomguard.hook.outcome': 'ok', 'oomguard.hook.duration_ms': 80 }],
+      ['oomguard.hook', { 'oomguard.hook.name': 'http', 'oomguard.hook.outcome': 'error', 'oomguard.hook.duration_ms': 30, 'error.message': 'Error: boom' }],
+      ['oomguard.hook', { 'oomguard.hook.name': 'slow', 'oomguard.hook.outcome': 'timeout', 'oomguard.hook.duration_ms': 110 }],
+    ]);
+    expect(shutdown!.attributes['oomguard.shutdown.hooks_failed']).toBe(2);
+    // Each event sits where its hook settled: wal 30 ms before the slow one.
+    const t = (i: number) => shutdown!.events[i]!.time[0] * 1000 + shutdown!.events[i]!.time[1] / 1e6;
+    expect(Math.round(t(2) - t(0))).toBe(30);
+  });
+
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
     const { handle } = await start(() => undefined, {}, { spanExporter: new InMemorySpanExporter() });
     expect(() => handle.recordEvent({} as PressureEvent)).not.toThrow();
