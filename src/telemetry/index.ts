@@ -27,7 +27,8 @@ import { registerGauges, type TelemetrySource } from './gauges';
 import { startInstrumentations } from './instrumentations';
 import { agentVersion, buildResource } from './resource';
 import { buildMeterProvider, eventProviders, metricReaders, turn, type EventProviders } from './sdk';
-import { closeEndpoint, serveMetrics, type MetricsEndpoint } from './server';
+import { closeEndpoint, serveMetrics, type ClusterRole, type MetricsEndpoint } from './server';
+import { ATTR_WORKER_ID, mergeWorkers, registerWorkerShutdowns, workerId, workerSocket } from './cluster';
 
 export type { TelemetrySource } from './gauges';
 
@@ -131,22 +132,31 @@ async function start(
 ): Promise<TelemetryHandle> {
   const metricsSdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
   await turn();
-  const resource = buildResource();
+  // A cluster worker reports its worker id, listens on a local socket, and leaves the port to
+  // the primary, which merges its workers' metrics into its own (cluster.ts).
+  const worker = safe(workerId);
+  const role: ClusterRole = worker === undefined ? { merge: mergeWorkers } : { socket: workerSocket(process.pid) };
+  const resource = buildResource(worker === undefined ? {} : { [ATTR_WORKER_ID]: worker });
   const version = agentVersion();
   const readers = await metricReaders(metricsSdk, config, extraReaders);
   // OTEL_METRICS_EXPORTER=none: no meter provider, no gauges, no instrumentations (the runtime
   // one observes every GC), no port.
   const meterProvider = readers.all.length > 0 ? buildMeterProvider(metricsSdk, resource, readers.all) : undefined;
-  const removeGauges = meterProvider ? registerGauges(meterProvider.getMeter(sc.SCOPE_NAME, version), source) : () => {};
+  const meter = meterProvider?.getMeter(sc.SCOPE_NAME, version);
+  const removeGauges = meter ? registerGauges(meter, source) : () => {};
+  const removeClusterMetrics = meter && worker === undefined ? (safe(() => registerWorkerShutdowns(meter, config.exitCode)) ?? (() => {})) : () => {};
   const wanted = options.instrumentations === false ? [] : config.instrumentations;
   const instrumentations = meterProvider ? await startInstrumentations(meterProvider, wanted, say) : [];
   const events = await eventProviders(config, resource, options);
-  const endpoint = readers.prometheus ? await serveMetrics(readers.prometheus, config.metrics, say, options.parentPid) : undefined;
+  const endpoint = readers.prometheus ? await serveMetrics(readers.prometheus, config.metrics, say, options.parentPid, role) : undefined;
   return handle({
     ...events,
     meterProvider,
     pushReaders: readers.push,
-    removeGauges,
+    removeGauges: () => {
+      removeGauges();
+      removeClusterMetrics();
+    },
     instrumentations,
     endpoint,
     tracer: events.tracerProvider?.getTracer(sc.SCOPE_NAME, version),
