@@ -15,7 +15,8 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
+import { GcTracker, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
@@ -40,6 +41,7 @@ export class Agent {
   readonly heapBudget: HeapBudget;
   readonly #log: (line: string) => void;
   readonly #gc: GcTracker;
+  readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
@@ -66,7 +68,11 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
+    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
+    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
+    // them too; recording one twice only reads the heap spaces twice.
+    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordMajor(readSpaces()) });
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, majorsReported: () => this.#majors.armed });
     this.#cgroup = safe(() => openCgroup());
     this.#role = new ProcessRole();
     this.#sampler = new Sampler({
@@ -141,6 +147,8 @@ export class Agent {
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
     this.#native ??= this.#startNative();
+    // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
+    if (!this.#native?.observesGc) this.#majors.start();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -157,6 +165,7 @@ export class Agent {
     this.#native?.stop();
     this.#native = undefined;
     this.#evidence.stop();
+    this.#majors.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;

@@ -8,7 +8,7 @@
  */
 import type { Config, Decision, GuardState, PressureEvent, Reading } from './types';
 import type { Evaluation } from './policy';
-import type { Shutdown } from './shutdown';
+import type { HookResult, Shutdown } from './shutdown';
 import type { TelemetryHandle } from './telemetry';
 import type { Evidence } from './evidence';
 import { headline } from './evidence/report';
@@ -131,7 +131,7 @@ export class Events {
         exitCode: deps.config.exitCode,
         timeoutMs: deps.config.shutdownTimeoutMs,
         action: deps.config.action,
-        flush: (msLeft) => this.#flush(msLeft),
+        flush: (msLeft, hooks) => this.#flush(msLeft, hooks),
       });
     }
   }
@@ -148,13 +148,16 @@ export class Events {
     safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
   }
 
-  /** Telemetry may still be starting: it gets what is left of the deadline, not more. */
-  async #flush(msLeft: number): Promise<void> {
+  /**
+   * Telemetry may still be starting: it gets what is left of the deadline, not more. The hooks'
+   * outcomes end the shutdown span before it is sent.
+   */
+  async #flush(msLeft: number, hooks: readonly HookResult[]): Promise<void> {
     const pending = this.#deps.telemetry();
     if (!pending) return;
     const started = Date.now();
     const telemetry = await bounded(pending, msLeft);
-    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)));
+    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)), hooks);
   }
 }
 

@@ -10,8 +10,25 @@
  */
 
 import type { Config, HeapSampling, NativeMode, ShutdownAction } from './types';
-import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, type ParseResult, parseThreshold } from './units';
-import { parseAction, parseBoolean, parseExitCode, parseHeapSampling, parseHost, parseMetrics, parseNativeMode, parseOnOff, parsePath, parsePort, parseReserve } from './parsers';
+import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
+import {
+  parseAction,
+  parseBoolean,
+  parseExitCode,
+  parseHeapSampling,
+  parseHost,
+  parseInstrumentations,
+  parseLogsExporter,
+  parseMetrics,
+  parseMetricsExporter,
+  parseNativeMode,
+  parseOnOff,
+  parseOtlpProtocol,
+  parsePath,
+  parsePort,
+  parseReserve,
+  parseTracesExporter,
+} from './parsers';
 import { PARENT_PID_VAR } from './parent';
 
 /**
@@ -61,6 +78,16 @@ export interface StartOptions {
   profileDir?: string | false;
   /** `OOMGUARD_TERMINATION_LOG`, default `'/dev/termination-log'` where it exists; false: none. */
   terminationLog?: string | false;
+  /** `OTEL_EXPORTER_OTLP_PROTOCOL` (every signal), default `'http/protobuf'`; also `'http/json'`, `'grpc'`. */
+  otlpProtocol?: string;
+  /** `OTEL_TRACES_EXPORTER`: `'otlp'`, `'console'`, `'none'` or a comma-separated list; default: otlp when an endpoint is set. */
+  tracesExporter?: string;
+  /** `OTEL_METRICS_EXPORTER`: `'prometheus'`, `'otlp'`, `'console'`, `'none'` or a list; default: prometheus, and otlp when an endpoint is set. */
+  metricsExporter?: string;
+  /** `OTEL_LOGS_EXPORTER`: `'otlp'`, `'console'`, `'none'` or a list; default: otlp when an endpoint is set. */
+  logsExporter?: string;
+  /** `OOMGUARD_INSTRUMENTATIONS`: `'runtime'`, `'host'`, `'runtime,host'` (default) or `'none'`. */
+  instrumentations?: string;
 }
 
 export type OptionName = keyof StartOptions;
@@ -74,6 +101,11 @@ export interface Form {
   readonly show: (value: never) => string;
   /** The "accepted forms" column of docs/configuration.md. */
   readonly docs: string;
+}
+
+/** A list of names as a variable writes it; the empty list is `none`. */
+function showList(list: readonly string[]): string {
+  return list.length === 0 ? 'none' : list.join(',');
 }
 
 /** Where the docs explain the forms; links are relative to the repository root. */
@@ -104,6 +136,16 @@ export const FORMS = {
   reserve: { parse: parseReserve, expected: EXPECTED.reserve, show: formatBytes, docs: `a [size](${FORMS_DOC}) of at least \`1MiB\`` },
   sampling: { parse: parseHeapSampling, expected: EXPECTED.sampling, show: String, docs: '`warn`, `always`, `off` (any case)' },
   path: { parse: parsePath, expected: EXPECTED.path, show: (path?: string) => path ?? 'off', docs: 'a path (relative to the working directory), or `off`' },
+  otlpProtocol: { parse: parseOtlpProtocol, expected: EXPECTED.otlpProtocol, show: String, docs: '`http/protobuf`, `http/json`, `grpc`' },
+  tracesExporter: { parse: parseTracesExporter, expected: EXPECTED.tracesExporter, show: showList, docs: '`otlp`, `console`, `none`, or a comma-separated list' },
+  metricsExporter: {
+    parse: parseMetricsExporter,
+    expected: EXPECTED.metricsExporter,
+    show: showList,
+    docs: '`prometheus`, `otlp`, `console`, `none`, or a comma-separated list',
+  },
+  logsExporter: { parse: parseLogsExporter, expected: EXPECTED.logsExporter, show: showList, docs: '`otlp`, `console`, `none`, or a comma-separated list' },
+  instrumentations: { parse: parseInstrumentations, expected: EXPECTED.instrumentations, show: showList, docs: '`runtime`, `host`, `runtime,host`, `none`' },
 } as const satisfies Record<string, Form>;
 
 export type FormName = keyof typeof FORMS;
@@ -263,7 +305,54 @@ const ROWS = {
     resolved: (c) => c.terminationLog,
     doc: "a shutdown writes why, and where the memory went, to this file; Kubernetes shows it under `kubectl describe pod`. The default is written only where it exists (the kubelet mounts it); another path is created",
   },
+  otlpProtocol: {
+    variable: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    form: 'otlpProtocol',
+    alsoVariables: ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL'],
+    resolved: (c) => {
+      const { traces, metrics, logs } = c.export;
+      const same = traces.protocol === metrics.protocol && metrics.protocol === logs.protocol;
+      return same ? traces.protocol : `traces ${traces.protocol}, metrics ${metrics.protocol}, logs ${logs.protocol}`;
+    },
+    telemetry: 'the default http/protobuf stays',
+    doc: 'the OTLP protocol; a per-signal variable wins over the general one. The `http/protobuf` (the specification\'s default), `http/json` and `grpc` exporters are loaded only when chosen',
+  },
+  tracesExporter: {
+    variable: 'OTEL_TRACES_EXPORTER',
+    form: 'tracesExporter',
+    resolved: (c) => exporterList(c.export.traces),
+    telemetry: 'the default stays',
+    defaultText: '`otlp` when an OTLP endpoint is set, else `none`',
+    doc: 'where the warning/shutdown span goes: `none` sends it nowhere, `console` prints it on stdout',
+  },
+  metricsExporter: {
+    variable: 'OTEL_METRICS_EXPORTER',
+    form: 'metricsExporter',
+    resolved: (c) => [...(c.metrics.enabled ? ['prometheus'] : []), ...exporterList(c.export.metrics)],
+    telemetry: 'the default stays',
+    defaultText: '`prometheus`, and `otlp` when an OTLP endpoint is set',
+    doc: 'where the metrics go: `prometheus` is the `/metrics` endpoint (`OOMGUARD_METRICS`, when set, decides it alone), `none` leaves no endpoint and pushes no metrics',
+  },
+  logsExporter: {
+    variable: 'OTEL_LOGS_EXPORTER',
+    form: 'logsExporter',
+    resolved: (c) => exporterList(c.export.logs),
+    telemetry: 'the default stays',
+    defaultText: '`otlp` when an OTLP endpoint is set, else `none`',
+    doc: 'where the warning/shutdown log record goes',
+  },
+  instrumentations: {
+    variable: 'OOMGUARD_INSTRUMENTATIONS',
+    form: 'instrumentations',
+    resolved: (c) => c.instrumentations,
+    doc: "the bundled instrumentations that add runtime (`v8js_*`, `nodejs_eventloop_*`) and host/process (`process_*`, `system_*`) metrics to the agent's; `none` when the app already exports them",
+  },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
+
+/** The exporters a signal pushes to, as `OTEL_*_EXPORTER` names them. */
+function exporterList(signal: Config['export']['traces']): string[] {
+  return [...(signal.otlp ? ['otlp'] : []), ...(signal.console ? ['console'] : [])];
+}
 
 // One plain pass over the rows: this runs in the preload, where a chain of map/fromEntries/
 // spread over the same rows measured 0.5 ms more (Node 26, fresh processes, median of 11).

@@ -6,7 +6,7 @@
  * a deployment file often carries a stray space or capital.
  */
 
-import type { HeapSampling, NativeMode, ShutdownAction } from './types';
+import type { HeapSampling, InstrumentationName, NativeMode, OtlpProtocol, ShutdownAction } from './types';
 import { EXPECTED, fail, type ParseResult, parseSize } from './units';
 
 /** The words a boolean takes, in any case. */
@@ -164,4 +164,60 @@ export function parsePath(input: string | boolean): ParseResult<string | undefin
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) return fail('a path has no control characters', EXPECTED.path);
   return { ok: true, value: path };
+}
+
+/**
+ * A comma-separated list of names from `allowed`, or `none` alone (an empty list), as the
+ * OpenTelemetry SDK reads `OTEL_*_EXPORTER` and as `OOMGUARD_INSTRUMENTATIONS` is written. Any
+ * case, spaces around names ignored, duplicates dropped; an unknown name refuses the whole value
+ * rather than silently export less than asked.
+ */
+function parseNameList<T extends string>(input: string, allowed: readonly T[], expected: string, what: string): ParseResult<readonly T[]> {
+  const names = input.split(',').map((n) => n.trim().toLowerCase());
+  if (names.length === 1 && names[0] === 'none') return { ok: true, value: [] };
+  if (names.includes('none')) return fail('none cannot be combined with other names', expected);
+  const unknown = names.find((n) => !(allowed as readonly string[]).includes(n));
+  if (unknown !== undefined) return fail(unknown === '' ? 'the list has an empty entry' : `"${unknown}" is not ${what}`, expected);
+  return { ok: true, value: [...new Set(names)] as T[] };
+}
+
+/** The exporter names each signal takes; zipkin and jaeger are not bundled. */
+export const EXPORTERS = Object.freeze({
+  traces: Object.freeze(['otlp', 'console'] as const),
+  metrics: Object.freeze(['prometheus', 'otlp', 'console'] as const),
+  logs: Object.freeze(['otlp', 'console'] as const),
+});
+export type TracesExporter = (typeof EXPORTERS.traces)[number];
+export type MetricsExporter = (typeof EXPORTERS.metrics)[number];
+export type LogsExporter = (typeof EXPORTERS.logs)[number];
+
+/** `OTEL_TRACES_EXPORTER`: otlp, console, none. */
+export function parseTracesExporter(input: string): ParseResult<readonly TracesExporter[]> {
+  return parseNameList(input, EXPORTERS.traces, EXPECTED.tracesExporter, 'a trace exporter the agent has (otlp, console)');
+}
+
+/** `OTEL_METRICS_EXPORTER`: prometheus, otlp, console, none. */
+export function parseMetricsExporter(input: string): ParseResult<readonly MetricsExporter[]> {
+  return parseNameList(input, EXPORTERS.metrics, EXPECTED.metricsExporter, 'a metrics exporter the agent has (prometheus, otlp, console)');
+}
+
+/** `OTEL_LOGS_EXPORTER`: otlp, console, none. */
+export function parseLogsExporter(input: string): ParseResult<readonly LogsExporter[]> {
+  return parseNameList(input, EXPORTERS.logs, EXPECTED.logsExporter, 'a logs exporter the agent has (otlp, console)');
+}
+
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = Object.freeze(['http/protobuf', 'http/json', 'grpc']);
+
+/** `OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants. */
+export function parseOtlpProtocol(input: string): ParseResult<OtlpProtocol> {
+  const word = input.trim().toLowerCase() as OtlpProtocol;
+  if (OTLP_PROTOCOLS.includes(word)) return { ok: true, value: word };
+  return fail('this is not an OTLP protocol', EXPECTED.otlpProtocol);
+}
+
+export const INSTRUMENTATIONS: readonly InstrumentationName[] = Object.freeze(['runtime', 'host']);
+
+/** `OOMGUARD_INSTRUMENTATIONS`: which bundled instrumentations feed the agent's metrics. */
+export function parseInstrumentations(input: string): ParseResult<readonly InstrumentationName[]> {
+  return parseNameList(input, INSTRUMENTATIONS, EXPECTED.instrumentations, 'a bundled instrumentation (runtime, host)');
 }

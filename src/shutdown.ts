@@ -42,8 +42,8 @@ export interface RunOptions {
   exitCode: number;
   timeoutMs: number;
   action: ShutdownAction;
-  /** Telemetry flush, bounded by the time left; must not reject (errors are logged). */
-  flush?: (msLeft: number) => Promise<void>;
+  /** Telemetry flush, bounded by the time left, told how each hook ended; must not reject (errors are logged). */
+  flush?: (msLeft: number, hooks: readonly HookResult[]) => Promise<void>;
   /** Milliseconds of the deadline already spent before `run()` (the shutdown's evidence). */
   spentMs?: number;
 }
@@ -153,7 +153,7 @@ export class Shutdown {
     }
     if (options.flush) {
       try {
-        await options.flush(Math.max(0, deadline - deps.now()));
+        await options.flush(Math.max(0, deadline - deps.now()), results);
       } catch (err) {
         deps.log(`oomguard: telemetry flush failed: ${describeError(err)}`);
       }

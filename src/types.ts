@@ -187,6 +187,22 @@ export type ShutdownAction = 'exit' | 'signal' | 'auto' | 'observe';
  */
 export type NativeMode = 'auto' | 'on' | 'off';
 
+/** OTLP wire protocol: `OTEL_EXPORTER_OTLP_PROTOCOL` (and per signal); the specification's default is http/protobuf. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+/** Where one signal (traces, metrics or logs) is pushed, besides the Prometheus endpoint. */
+export interface SignalExport {
+  /** OTLP push, to the `OTEL_EXPORTER_OTLP_*ENDPOINT` or the exporter's default. */
+  readonly otlp: boolean;
+  /** The SDK's console exporter (the app's stdout). */
+  readonly console: boolean;
+  /** The OTLP protocol for this signal. */
+  readonly protocol: OtlpProtocol;
+}
+
+/** A bundled instrumentation: `runtime` (instrumentation-runtime-node), `host` (instrumentation-host-metrics). */
+export type InstrumentationName = 'runtime' | 'host';
+
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
   /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
@@ -237,4 +253,12 @@ export interface Config {
   readonly profileDir: string | undefined;
   /** `OOMGUARD_TERMINATION_LOG`: the termination message file; undefined: none. */
   readonly terminationLog: string | undefined;
+  /**
+   * Where each signal goes: `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`
+   * (unset: OTLP when an endpoint is set) and the OTLP protocol of each. The Prometheus endpoint
+   * is `metrics.enabled`.
+   */
+  readonly export: { readonly traces: SignalExport; readonly metrics: SignalExport; readonly logs: SignalExport };
+  /** `OOMGUARD_INSTRUMENTATIONS`: the bundled instrumentations that feed the agent's metrics. */
+  readonly instrumentations: readonly InstrumentationName[];
 }

@@ -30,6 +30,12 @@ describe('defaults', () => {
       heapSampling: 'warn',
       profileDir: undefined,
       terminationLog: '/dev/termination-log',
+      export: {
+        traces: { otlp: false, console: false, protocol: 'http/protobuf' },
+        metrics: { otlp: false, console: false, protocol: 'http/protobuf' },
+        logs: { otlp: false, console: false, protocol: 'http/protobuf' },
+      },
+      instrumentations: ['runtime', 'host'],
     });
   });
 

@@ -100,13 +100,15 @@ describe('Events: what a decision becomes', () => {
     const { events, runs } = setup(new Promise((resolve) => (up = resolve)));
     events.onDecision(shutdownDecision, reading, evaluation);
     const t0 = Date.now();
-    await runs[0]!.options.flush!(30);
+    await runs[0]!.options.flush!(30, []);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(handle.flush).not.toHaveBeenCalled();
     up(handle);
-    await runs[0]!.options.flush!(200);
+    const hooks = [{ name: 'wal', outcome: 'ok' as const, ms: 12 }];
+    await runs[0]!.options.flush!(200, hooks);
     expect(recorded.map((e) => e.level)).toEqual(['shutdown']);
-    expect(handle.flush).toHaveBeenCalledWith(expect.any(Number));
+    // The hooks' outcomes go along: they end the shutdown span.
+    expect(handle.flush).toHaveBeenCalledWith(expect.any(Number), hooks);
     expect((handle.flush as unknown as { mock: { calls: number[][] } }).mock.calls[0]![0]).toBeLessThanOrEqual(200);
   });
 });
