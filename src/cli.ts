@@ -18,6 +18,7 @@ import { resolveThresholds } from './policy';
 import { formatBytes } from './units';
 import { FORMS, OPTIONS, type OptionSpec } from './options';
 import { optionsJsonSchema } from './schema';
+import { redactUrl } from './redact';
 import type { Config, Reading } from './types';
 
 const USAGE = `usage: oomguard doctor [--json] [-- <node flags>]
@@ -42,7 +43,21 @@ export interface DoctorReport {
   memoryLimit: { bytes: number | undefined; source: string; from?: string };
   cgroup: { version: 1 | 2; dir: string } | undefined;
   thresholds?: ReturnType<typeof resolveThresholds>;
+  /** The OTLP endpoint variables that are set, each shown without user information, query or headers. */
+  otlpEndpoints: Record<string, string>;
   warnings: string[];
+}
+
+/** The OTLP endpoint variables doctor shows (redacted: they often carry credentials). */
+const OTLP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_ENDPOINT', ...(OPTIONS.find((o) => o.option === 'otlp')?.alsoVariables ?? [])];
+
+function otlpEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const variable of OTLP_ENDPOINT_VARIABLES) {
+    const value = env[variable];
+    if (value !== undefined && value.trim() !== '') shown[variable] = redactUrl(value);
+  }
+  return shown;
 }
 
 export function doctor(): DoctorReport {
@@ -61,6 +76,7 @@ export function doctor(): DoctorReport {
     heap: { limit: heap.heap_size_limit, budget: budget.bytes, budgetSource: budget.source },
     memoryLimit: limit,
     cgroup: cgroup ? { version: cgroup.version, dir: cgroup.dir } : undefined,
+    otlpEndpoints: otlpEndpoints(process.env),
     warnings,
   };
   cgroup?.close?.();
@@ -105,11 +121,18 @@ function configLines(r: DoctorReport): string[] {
   if (!r.config || !r.thresholds) return [];
   const resolved = { ...r, config: r.config, thresholds: r.thresholds };
   const c = r.config;
-  const endpoint = c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off';
+  const endpoint = c.sdkDisabled
+    ? 'off (OTEL_SDK_DISABLED)'
+    : c.metrics.enabled
+      ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics${c.metrics.host === undefined ? ' (all interfaces; OOMGUARD_METRICS_HOST=127.0.0.1 keeps it local)' : ''}`
+      : c.metrics.mode === 'global'
+        ? "none: the gauges go on the app's global MeterProvider"
+        : 'off';
   return [
     'configuration  [where each came from]:',
     ...OPTIONS.map((spec) => `  ${label(spec.option)}${resolvedValue(spec, resolved)}   [${r.sources?.[spec.option] ?? 'default'}]`),
     `  ${label('metricsEndpoint')}${endpoint}`,
+    ...Object.entries(r.otlpEndpoints).map(([variable, url]) => `  ${label('otlpEndpoint')}${url}   [${variable}]`),
   ];
 }
 
