@@ -6,6 +6,7 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import * as sc from '../semconv';
 import { describeError } from '../safely';
+import type { AgentLog } from '../log';
 import { turn } from './sdk';
 
 /** What the agent needs of an instrumentation: to bind it to a provider, and to stop it. */
@@ -38,9 +39,9 @@ const INSTRUMENTATIONS: readonly (readonly [what: string, make: () => Instrument
 
 /**
  * Start each instrumentation on `meterProvider`, one event-loop turn apart (each is a heavy
- * require). One that fails to load or start gives one line and is left out; the rest still run.
+ * require). One that fails to load or start gives one diagnostic line and is left out; the rest still run.
  */
-export async function startInstrumentations(meterProvider: MeterProvider, say: (line: string) => void): Promise<Instrumentation[]> {
+export async function startInstrumentations(meterProvider: MeterProvider, say: AgentLog): Promise<Instrumentation[]> {
   const started: Instrumentation[] = [];
   for (const [what, make] of INSTRUMENTATIONS) {
     await turn();
@@ -50,7 +51,7 @@ export async function startInstrumentations(meterProvider: MeterProvider, say: (
       instrumentation.enable();
       started.push(instrumentation);
     } catch (err) {
-      say(`oomguard: ${what} metrics off: ${describeError(err)}`);
+      say(`oomguard: ${what} metrics off: ${describeError(err)}`, 'warn');
     }
   }
   return started;

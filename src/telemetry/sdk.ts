@@ -14,13 +14,21 @@ import type { TracerProvider, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
 import type { Config } from '../types';
+import type { AgentLog } from '../log';
 import * as sc from '../semconv';
+import { detached, type ExportTransport } from './transport';
 
 type MetricsSdk = typeof import('@opentelemetry/sdk-metrics');
 
 /** One turn of the event loop: lets the app run between two heavy module loads. */
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** What the OTLP exporters are built with: sockets and timeouts that never hold the app (transport.ts), and where a failed export is told. */
+export interface OtlpWiring {
+  transport: ExportTransport;
+  log: AgentLog;
 }
 
 /** Every reader of the meter provider, and the two the agent drives itself. */
@@ -33,7 +41,7 @@ export interface Readers {
 }
 
 /** The caller's readers, plus Prometheus when the endpoint is on and OTLP when configured. */
-export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[]): Promise<Readers> {
+export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[], wiring: OtlpWiring): Promise<Readers> {
   const readers: Readers = { all: [...extra] };
   if (config.metrics.enabled) {
     const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
@@ -45,7 +53,7 @@ export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extr
   if (config.otlp) {
     const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
     readers.otlp = new metricsSdk.PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(),
+      exporter: detached(new OTLPMetricExporter(wiring.transport.options()), 'metrics', wiring.log),
       exportIntervalMillis: config.otlpExport.intervalMs,
       exportTimeoutMillis: config.otlpExport.timeoutMs,
     });
@@ -92,11 +100,12 @@ export async function eventProviders(
   config: Config,
   resource: Resource,
   exporters: { spanExporter?: SpanExporter | undefined; logExporter?: LogRecordExporter | undefined },
+  wiring: OtlpWiring,
 ): Promise<EventProviders> {
   const providers: EventProviders = {};
   if (config.otlp) await turn();
-  const spanExporter = exporters.spanExporter ?? (config.otlp ? otlpSpanExporter() : undefined);
-  const logExporter = exporters.logExporter ?? (config.otlp ? otlpLogExporter() : undefined);
+  const spanExporter = exporters.spanExporter ?? (config.otlp ? otlpSpanExporter(wiring) : undefined);
+  const logExporter = exporters.logExporter ?? (config.otlp ? otlpLogExporter(wiring) : undefined);
   if (spanExporter) {
     const traceSdk = require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
     providers.tracerProvider = new traceSdk.TracerProvider({ resource, spanProcessors: [new traceSdk.SimpleSpanProcessor({ exporter: spanExporter })] });
@@ -109,12 +118,12 @@ export async function eventProviders(
   return providers;
 }
 
-function otlpSpanExporter(): SpanExporter {
+function otlpSpanExporter(wiring: OtlpWiring): SpanExporter {
   const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-  return new OTLPTraceExporter();
+  return detached(new OTLPTraceExporter(wiring.transport.options()), 'span', wiring.log);
 }
 
-function otlpLogExporter(): LogRecordExporter {
+function otlpLogExporter(wiring: OtlpWiring): LogRecordExporter {
   const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http');
-  return new OTLPLogExporter();
+  return detached(new OTLPLogExporter(wiring.transport.options()), 'log record', wiring.log);
 }

@@ -1,13 +1,26 @@
 /**
- * The `/metrics` endpoint: our own `http` server serving the Prometheus exporter's handler. The
+ * The `/metrics` endpoint: our own `http` server over the Prometheus exporter's reader. The
  * exporter's own server maps port 0 to its default 9464 and reports a busy port only through
  * `diag`, which the agent must not take over from the app; with our server port 0 means an
  * ephemeral port and a busy port is one line through the agent's log.
+ *
+ * What it must never do to the app that hosts it:
+ * - keep it alive: the listening socket and every accepted connection are `unref()`'d, so an
+ *   idle keep-alive scraper (Prometheus keeps its connections) cannot hold a finished process;
+ * - cost it CPU per scrape: a collection (the instrumentations, every gauge, serialising) costs
+ *   the app's own thread several milliseconds, so scrapes are served from one exposition text,
+ *   collected again at most once per poll interval and never more than once a second
+ *   ({@link SCRAPE_CACHE_MIN_MS}); a scrape storm then costs one collection a second, and
+ *   concurrent scrapes share one collection in flight.
+ * It listens on all interfaces unless `OOMGUARD_METRICS_HOST` says otherwise (`127.0.0.1` keeps
+ * it to the host or pod), and answers `GET /metrics` only.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Config } from '../types';
+import type { AgentLog } from '../log';
+import { describeError } from '../safely';
 
 /** The listening server and the port it bound (the asked one, or an ephemeral one for 0). */
 export interface MetricsEndpoint {
@@ -15,38 +28,105 @@ export interface MetricsEndpoint {
   port: number;
 }
 
+/** The exposition text is collected again at most this often, whatever the poll interval. */
+export const SCRAPE_CACHE_MIN_MS = 1000;
+
+/**
+ * The exposition text of the last collection, reused while younger than `maxAgeMs`. The guard's
+ * gauges change once per poll at most (they report the reading the policy decided on), so a
+ * scrape served from here is as fresh as the guard's own view.
+ */
+export class Exposition {
+  readonly #collect: () => Promise<string>;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  #text: string | undefined;
+  #at = 0;
+  #pending: Promise<string> | undefined;
+
+  constructor(collect: () => Promise<string>, maxAgeMs: number, now: () => number = Date.now) {
+    this.#collect = collect;
+    this.#maxAgeMs = maxAgeMs;
+    this.#now = now;
+  }
+
+  /** The cached text while fresh, else the collection in flight, else a new one. */
+  text(): Promise<string> {
+    if (this.#text !== undefined && this.#now() - this.#at < this.#maxAgeMs) return Promise.resolve(this.#text);
+    this.#pending ??= this.#collect().then(
+      (text) => {
+        this.#text = text;
+        this.#at = this.#now();
+        this.#pending = undefined;
+        return text;
+      },
+      (err: unknown) => {
+        this.#pending = undefined;
+        throw err;
+      },
+    );
+    return this.#pending;
+  }
+}
+
+/** Collect from the exporter's reader and serialise as the exporter's own handler does. */
+export function exposition(exporter: PrometheusExporter, maxAgeMs: number): Exposition {
+  const { PrometheusSerializer } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
+  const serializer = new PrometheusSerializer();
+  return new Exposition(async () => serializer.serialize((await exporter.collect()).resourceMetrics), maxAgeMs);
+}
+
+function handler(cache: Exposition) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.statusCode = 404;
+      res.end('Not found; metrics are at /metrics\n');
+      return;
+    }
+    cache.text().then(
+      (text) => {
+        res.statusCode = 200;
+        res.setHeader('content-type', 'text/plain');
+        res.end(text);
+      },
+      (err: unknown) => {
+        res.statusCode = 500;
+        res.end(`# failed to collect metrics: ${describeError(err)}\n`);
+      },
+    );
+  };
+}
+
 /**
  * Listen for `/metrics`. A busy port (or any listen error) gives one line and no endpoint;
- * nothing else changes. A child of a guarded process inherits the parent's `NODE_OPTIONS` and so
- * its port: `parentPid` says the clash is expected, and the line says so.
+ * nothing else changes. The line goes to stderr only when the port or host was asked for
+ * (`where.requested`): the default port being taken is a diagnostic (`info`), and so is, at
+ * `debug`, a child of a guarded process finding its parent on it (`parentPid`: it inherited
+ * the parent's `NODE_OPTIONS`, and so its port).
  */
 export async function serveMetrics(
-  exporter: PrometheusExporter,
+  cache: Exposition,
   where: Config['metrics'],
-  say: (line: string) => void,
+  log: AgentLog,
   parentPid: string | undefined,
 ): Promise<MetricsEndpoint | undefined> {
   const http = require('node:http') as typeof import('node:http');
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/metrics') {
-      exporter.getMetricsRequestHandler(req, res);
-    } else {
-      res.statusCode = 404;
-      res.end('Not found; metrics are at /metrics\n');
-    }
-  });
-  // Never keep the app alive for the sake of a scrape.
+  const server = http.createServer(handler(cache));
+  // Never keep the app alive for the sake of a scrape, not even an idle keep-alive connection.
   server.unref();
+  server.on('connection', (socket) => socket.unref());
   const { host, port } = where;
   return new Promise((resolve) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const at = `${host ?? '*'}:${port}`;
       if (err.code === 'EADDRINUSE' && parentPid) {
-        say(`oomguard: metrics port ${at} is held by the parent process (pid ${parentPid}), as expected in a child; no metrics endpoint here`);
+        log(`oomguard: metrics port ${at} is held by the parent process (pid ${parentPid}), as expected in a child; no metrics endpoint here`, 'debug');
       } else {
-        say(`oomguard: metrics endpoint off: cannot listen on ${at} (${err.code ?? err.message}); the guard still guards`);
+        const line = `oomguard: metrics endpoint off: cannot listen on ${at} (${err.code ?? err.message}); the guard still guards`;
+        if (where.requested) log(line);
+        else log(`${line}; set OOMGUARD_METRICS_PORT to another port`, 'info');
       }
       resolve(undefined);
     };
