@@ -14,25 +14,31 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
+import { exposedGc, GcTracker, majorGcTrigger } from './gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { safe } from './safely';
+import type { AgentLog } from './log';
 
 export interface AgentDeps {
-  /** Where the agent's own lines go (stderr by default, written synchronously). */
-  log: (line: string) => void;
+  /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
+  log: AgentLog;
   shutdown: Shutdown;
   listeners: Set<PressureListener>;
+  /**
+   * Started by the preload, before the app's first line: only then may the guard obtain a GC
+   * function of its own (gc.ts, `majorGcTrigger`); later it uses the app's `gc`, if any.
+   */
+  preloaded?: boolean;
 }
 
 export class Agent {
   readonly config: Config;
   readonly heapBudget: HeapBudget;
-  readonly #log: (line: string) => void;
+  readonly #log: AgentLog;
   readonly #gc: GcTracker;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
@@ -54,7 +60,9 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
+    // Obtained once, now: V8 flags must not be flipped once workers may exist.
+    const forceGc = deps.preloaded ? majorGcTrigger() : exposedGc();
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, gcTrigger: () => forceGc });
     this.#cgroup = safe(() => openCgroup());
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
@@ -71,7 +79,7 @@ export class Agent {
         probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
-      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
+      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
       confirmHeap: (reading) => probe.confirm(reading),
     });
   }
@@ -130,7 +138,7 @@ export class Agent {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
       return await startTelemetry(this.config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
     } catch (err) {
-      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
+      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;
     }
   }
