@@ -26,7 +26,7 @@ export const VARIANTS = {
 /** Environment that puts a variant's metrics endpoint on 127.0.0.1:port. */
 export function metricsEnv(variant, port) {
   if (!variant.metrics) return {};
-  if (variant.name.startsWith('oomguard')) return { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) };
+  if (variant.name.startsWith('oomguard')) return { OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port) };
   return { PEER_METRICS_PORT: String(port) };
 }
 
