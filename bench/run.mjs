@@ -1,7 +1,7 @@
 // The benchmarks, in one command: `npm run bench` (full, < 15 min) or `npm run bench -- --quick`
 // (< 2 min). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads
-//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency)
+//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, host)
 //   --out <file>       where to write the markdown (default BENCHMARKS.md)
 // The machine is shared and noisy: every figure alternates A/B runs and reports medians with
 // their spread, and ratios to the peers measured in the same run.
@@ -15,6 +15,7 @@ import { load } from './figures/load.mjs';
 import { startup } from './figures/startup.mjs';
 import { survival } from './figures/survival.mjs';
 import { latency } from './figures/latency.mjs';
+import { host } from './figures/host.mjs';
 
 const FIGURES = [
   ['tick', '1. Per-tick cost', tick],
@@ -23,6 +24,7 @@ const FIGURES = [
   ['startup', '4. Start-up cost', startup],
   ['survival', '5. Survival', survival],
   ['latency', '6. Detection latency', latency],
+  ['host', '7. Host costs', host],
 ];
 
 function parseArgs(argv) {

@@ -60,8 +60,11 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    // Obtained once, now: V8 flags must not be flipped once workers may exist.
-    const forceGc = deps.preloaded ? majorGcTrigger() : exposedGc();
+    // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
+    // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
+    // (creating the context for it costs ~2 ms and ~200 KiB of heap at start-up, BENCHMARKS.md).
+    const wantsGc = config.heapThreshold.kind !== 'off';
+    const forceGc = deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
     const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, gcTrigger: () => forceGc });
     this.#cgroup = safe(() => openCgroup());
     this.#sampler = new Sampler({

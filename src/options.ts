@@ -177,7 +177,7 @@ const ROWS = {
     form: 'duration',
     resolved: (c) => c.shutdownTimeoutMs,
     forms: `[duration](${FORMS_DOC}); \`0s\` leaves no time for hooks`,
-    doc: 'deadline for the shutdown hooks and the telemetry flush; then the process exits regardless',
+    doc: "deadline for the shutdown: the hooks first, then the telemetry flush (at most max(250ms, 15%) of it), then the app's own SIGTERM path; then the process exits regardless",
   },
   exitCode: {
     variable: 'OOMGUARD_EXIT_CODE',
@@ -189,7 +189,7 @@ const ROWS = {
     variable: 'OOMGUARD_ACTION',
     form: 'action',
     resolved: (c) => c.action,
-    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`",
+    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced, also when a library such as signal-exit re-raises the signal); `auto`: `signal` when the app listens for SIGTERM, else `exit`. On Windows, where a signal to oneself ends the process at once with code 1, both exit",
   },
   metrics: {
     variable: 'OOMGUARD_METRICS',
