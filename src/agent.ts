@@ -62,7 +62,8 @@ export class Agent {
     });
     // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
     // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
-    // (creating the context for it costs ~2 ms and ~200 KiB of heap at start-up, BENCHMARKS.md).
+    // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24
+    // and 26, medians under load: BENCHMARKS.md, figure 7).
     const wantsGc = config.heapThreshold.kind !== 'off';
     const forceGc = deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
     const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, gcTrigger: () => forceGc });
