@@ -1,7 +1,7 @@
 // The benchmarks, in one command: `npm run bench` (full, < 15 min) or `npm run bench -- --quick`
 // (< 2 min). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads
-//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, native, evidence, majors)
+//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, native, evidence, majors, host)
 //   --out <file>       where to write the markdown (default BENCHMARKS.md)
 // The machine is shared and noisy: every figure alternates A/B runs and reports medians with
 // their spread, and ratios to the peers measured in the same run.
@@ -18,6 +18,7 @@ import { latency } from './figures/latency.mjs';
 import { native } from './figures/native.mjs';
 import { evidence } from './figures/evidence.mjs';
 import { majors } from './figures/majors.mjs';
+import { host } from './figures/host.mjs';
 
 const FIGURES = [
   ['tick', '1. Per-tick cost', tick],
@@ -29,6 +30,7 @@ const FIGURES = [
   ['native', '7. Native part cost', native],
   ['evidence', '8. Leak evidence', evidence],
   ['majors', '9. Major-GC detection in a GC-heavy app', majors],
+  ['host', '10. Host costs', host],
 ];
 
 function parseArgs(argv) {

@@ -15,7 +15,7 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker, readSpaces } from './gc';
+import { exposedGc, GcTracker, majorGcTrigger, readSpaces } from './gc';
 import { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
@@ -28,18 +28,24 @@ import { ContainerOwnership, limitScope, procSource } from './process-tree';
 import { ObserveGate } from './observe';
 import { safe } from './safely';
 import { NativeGuard, nearLimitEvent } from './native-guard';
+import type { AgentLog } from './log';
 
 export interface AgentDeps {
-  /** Where the agent's own lines go (stderr by default, written synchronously). */
-  log: (line: string) => void;
+  /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
+  log: AgentLog;
   shutdown: Shutdown;
   listeners: Set<PressureListener>;
+  /**
+   * Started by the preload, before the app's first line: only then may the guard obtain a GC
+   * function of its own (gc.ts, `majorGcTrigger`); later it uses the app's `gc`, if any.
+   */
+  preloaded?: boolean;
 }
 
 export class Agent {
   readonly config: Config;
   readonly heapBudget: HeapBudget;
-  readonly #log: (line: string) => void;
+  readonly #log: AgentLog;
   readonly #gc: GcTracker;
   readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
@@ -72,7 +78,13 @@ export class Agent {
     // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
     // them too; recording one twice only reads the heap spaces twice.
     this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordMajor(readSpaces()) });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, majorsReported: () => this.#majors.armed });
+    // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
+    // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
+    // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24
+    // and 26, medians under load: BENCHMARKS.md, figure 10).
+    const wantsGc = config.heapThreshold.kind !== 'off';
+    const forceGc = deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, gcTrigger: () => forceGc, majorsReported: () => this.#majors.armed });
     this.#cgroup = safe(() => openCgroup());
     this.#role = new ProcessRole();
     this.#sampler = new Sampler({
@@ -104,7 +116,7 @@ export class Agent {
         if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
-      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
+      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
       confirmHeap: (reading) => probe.confirm(reading),
     });
   }
@@ -212,7 +224,7 @@ export class Agent {
       if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
       return telemetry;
     } catch (err) {
-      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
+      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;
     }
   }

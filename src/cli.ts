@@ -19,6 +19,7 @@ import { formatBytes } from './units';
 import { FORMS, OPTIONS, type OptionSpec } from './options';
 import { optionsJsonSchema } from './schema';
 import { loadNative, type NativeStatus } from './native';
+import { redactUrl } from './redact';
 import type { Config, Reading } from './types';
 
 const USAGE = `usage: oomguard doctor [--json] [-- <node flags>]
@@ -45,7 +46,21 @@ export interface DoctorReport {
   thresholds?: ReturnType<typeof resolveThresholds>;
   /** Whether the native part (V8's near-heap-limit and major-GC callbacks) would be active here, and why (not). */
   native: NativeStatus & { reserveBytes: number };
+  /** The OTLP endpoint variables that are set, each shown without user information, query or headers. */
+  otlpEndpoints: Record<string, string>;
   warnings: string[];
+}
+
+/** The OTLP endpoint variables doctor shows (redacted: they often carry credentials). */
+const OTLP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_ENDPOINT', ...(OPTIONS.find((o) => o.option === 'otlp')?.alsoVariables ?? [])];
+
+function otlpEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const variable of OTLP_ENDPOINT_VARIABLES) {
+    const value = env[variable];
+    if (value !== undefined && value.trim() !== '') shown[variable] = redactUrl(value);
+  }
+  return shown;
 }
 
 export function doctor(): DoctorReport {
@@ -67,6 +82,7 @@ export function doctor(): DoctorReport {
     memoryLimit: limit,
     cgroup: cgroup ? { version: cgroup.version, dir: cgroup.dir } : undefined,
     native: { ...native, reserveBytes: settings.nativeReserveBytes },
+    otlpEndpoints: otlpEndpoints(process.env),
     warnings,
   };
   cgroup?.close?.();
@@ -111,11 +127,18 @@ function configLines(r: DoctorReport): string[] {
   if (!r.config || !r.thresholds) return [];
   const resolved = { ...r, config: r.config, thresholds: r.thresholds };
   const c = r.config;
-  const endpoint = c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off';
+  const endpoint = c.sdkDisabled
+    ? 'off (OTEL_SDK_DISABLED)'
+    : c.metrics.enabled
+      ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics${c.metrics.host === undefined ? ' (all interfaces; OOMGUARD_METRICS_HOST=127.0.0.1 keeps it local)' : ''}`
+      : c.metrics.mode === 'global'
+        ? "none: the gauges go on the app's global MeterProvider"
+        : 'off';
   return [
     'configuration  [where each came from]:',
     ...OPTIONS.map((spec) => `  ${label(spec.option)}${resolvedValue(spec, resolved)}   [${r.sources?.[spec.option] ?? 'default'}]`),
     `  ${label('metricsEndpoint')}${endpoint}`,
+    ...Object.entries(r.otlpEndpoints).map(([variable, url]) => `  ${label('otlpEndpoint')}${url}   [${variable}]`),
   ];
 }
 

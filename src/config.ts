@@ -13,13 +13,14 @@
 
 import type { Config, ThresholdSpec } from './types';
 import { formatDuration, formatThreshold } from './units';
-import { parseHttpUrl } from './parsers';
+import { parseHeaders, parseHttpUrl, parseLogLevel } from './parsers';
 import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
 import { readExporters } from './otel-env';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
 import { Reader, showValue, type ConfigIssue, type ConfigSource, type Picked, type Severity } from './reader';
+import type { LogLevel } from './log';
 
 export type { StartOptions } from './options';
 export { formatIssue, OomguardConfigError, type ConfigIssue, type ConfigSource } from './reader';
@@ -42,8 +43,13 @@ export type LoadConfigResult =
       strict: boolean;
     };
 
-/** The Prometheus exporter's default port (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus). */
-const DEFAULT_METRICS_PORT = 9464;
+/**
+ * The guard's own `/metrics` port. Not 9464: that is the OpenTelemetry Prometheus exporter's
+ * default (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus),
+ * which the app itself may use, and a preload binds first: the app's exporter would lose its
+ * port. One above it, so both fit next to each other in a pod's port list.
+ */
+const DEFAULT_METRICS_PORT = 9465;
 /** Sampling more often than this costs CPU without catching anything sooner. */
 export const MIN_POLL_INTERVAL_MS = 10;
 /**
@@ -69,7 +75,8 @@ export const DEFAULTS: Config = Object.freeze({
   shutdownTimeoutMs: 10_000,
   exitCode: 2,
   action: 'auto',
-  metrics: Object.freeze({ enabled: true, host: undefined, port: DEFAULT_METRICS_PORT }),
+  metrics: Object.freeze({ enabled: true, mode: 'prometheus', host: undefined, port: DEFAULT_METRICS_PORT, requested: false }),
+  logLevel: 'error',
   otlp: false,
   otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
@@ -105,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     for (const name of OPTION_NAMES) reader.sources[name] ??= 'default';
     return { ok: true, config: Object.freeze({ ...DEFAULTS, enabled: false, strict }), warnings: reader.warnings, sources: reader.sources };
   }
-  reader.warnings.push(...unknownVariables(env, KNOWN_OOMGUARD_VARIABLES), ...unknownOptions(given, OPTION_NAMES, showValue));
+  reader.warnings.push(...unknownVariables(env, KNOWN_OOMGUARD_VARIABLES), ...unknownOptions(given, OPTION_NAMES));
 
   const heap = readThresholdPair(reader, 'heap');
   const rss = readThresholdPair(reader, 'rss');
@@ -119,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
   const evidence = readEvidence(reader);
   const instrumentations = reader.read('instrumentations', DEFAULTS.instrumentations);
+  const logLevel = readLogLevel(reader, env, strict ? 'error' : 'warning');
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
   const config: Config = Object.freeze({
@@ -133,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     exitCode,
     action,
     ...telemetry,
+    logLevel,
     otlpExport: resolveOtlpExport(env, reader.warnings),
     native,
     nativeReserveBytes,
@@ -227,17 +236,20 @@ function readPollInterval(reader: Reader): number {
  */
 function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): Pick<Config, 'metrics' | 'otlp' | 'sdkDisabled' | 'export'> {
   const servePick = reader.pick('metrics');
-  const serve = reader.value(servePick, DEFAULTS.metrics.enabled);
+  const wanted = reader.value(servePick, DEFAULTS.metrics.mode);
   const host = reader.readTelemetry<string | undefined>('metricsHost', undefined, severity);
   const port = reader.readTelemetry('metricsPort', DEFAULT_METRICS_PORT, severity);
   const otlp = readOtlp(reader, env, severity);
   const sdkDisabled = readSdkDisabled(reader, severity);
   const signals = readExporters(reader, env, severity, otlp && !sdkDisabled, reader.hasOption('otlp') && !otlp);
-  // OOMGUARD_METRICS, the agent's own switch, decides the endpoint when it is set; otherwise
-  // OTEL_METRICS_EXPORTER does, as it does for the SDK (`none`: no endpoint).
-  const endpoint = servePick.source === 'default' ? signals.prometheus : serve;
+  // OOMGUARD_METRICS, the agent's own switch, decides where the gauges go when it is set;
+  // otherwise OTEL_METRICS_EXPORTER does, as it does for the SDK (`none`: no endpoint).
+  const chosen = servePick.source === 'default' ? (signals.prometheus ? 'prometheus' : 'none') : wanted;
+  const refused = chosen === 'prometheus' && (host.refused || port.refused);
+  const mode = sdkDisabled || refused ? 'none' : chosen;
+  const requested = reader.sources.metricsHost !== 'default' || reader.sources.metricsPort !== 'default';
   return {
-    metrics: Object.freeze({ enabled: endpoint && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
+    metrics: Object.freeze({ enabled: mode === 'prometheus', mode, host: host.value, port: port.value, requested }),
     otlp: otlp && !sdkDisabled,
     sdkDisabled,
     export: sdkDisabled ? DEFAULTS.export : signals.export,
@@ -254,8 +266,30 @@ function readEvidence(reader: Reader): Pick<Config, 'heapSampling' | 'profileDir
 }
 
 /**
+ * `OOMGUARD_LOG_LEVEL`, else `OTEL_LOG_LEVEL` (the OpenTelemetry variable for the same thing,
+ * which an operator may have set for the whole process), else `error`. A bad value keeps the
+ * default with a warning.
+ */
+function readLogLevel(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): LogLevel {
+  const own = reader.pick('logLevel');
+  if (own.source !== 'default') return reader.value(own, DEFAULTS.logLevel, severity, 'the default level stays');
+  const otel = env.OTEL_LOG_LEVEL;
+  if (otel === undefined || otel.trim() === '') return DEFAULTS.logLevel;
+  const parsed = parseLogLevel(otel);
+  reader.sources.logLevel = 'env';
+  if (parsed.ok) return parsed.value;
+  reader.issue({ source: 'env', raw: otel, variable: 'OTEL_LOG_LEVEL' }, `${parsed.message}; the default level stays`, parsed.expected, severity);
+  return DEFAULTS.logLevel;
+}
+
+/** The OTLP headers variables; an endpoint's credentials usually sit here. */
+const OTLP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS'];
+
+/**
  * OTLP is on when `options.otlp` is true, or else when any OTLP/HTTP endpoint variable holds an
- * http(s) URL; a variable that does not is ignored with a warning.
+ * http(s) URL; a variable that does not is ignored with a warning. Endpoints and headers often
+ * carry credentials (`https://user:token@...`, `api-key=...`), so a warning about them names the
+ * variable and the expected form, never the value.
  */
 function readOtlp(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): boolean {
   const spec = OPTION.otlp;
@@ -266,10 +300,21 @@ function readOtlp(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): b
     if (value === undefined || value === '') continue;
     const url = parseHttpUrl(value);
     if (url.ok) on = true;
-    else reader.issue({ source: 'env', raw: value, variable }, `${url.message}; OTLP ignores it`, url.expected, severity);
+    else reader.issue({ source: 'env', raw: value, variable }, `${url.message}; OTLP ignores it`, url.expected, severity, true);
   }
   reader.sources.otlp = on ? 'env' : 'default';
+  if (on) checkOtlpHeaders(reader, env, severity);
   return on;
+}
+
+/** A malformed headers variable: the exporter would drop what it cannot parse without a word. */
+function checkOtlpHeaders(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): void {
+  for (const variable of OTLP_HEADER_VARIABLES) {
+    const value = env[variable];
+    if (value === undefined || value.trim() === '') continue;
+    const headers = parseHeaders(value);
+    if (!headers.ok) reader.issue({ source: 'env', raw: value, variable }, `${headers.message}; the exporter may drop them`, headers.expected, severity, true);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * Re-exports only; importing this module starts nothing (the preload `oomguard/register` does).
  */
-export { start, stop, onShutdown, onPressure, reading, status } from './api';
+export { start, stop, onShutdown, onPressure, publishMetrics, reading, status } from './api';
 export type { GuardHandle, Status } from './api';
 export type { HeapBudget } from './heap';
 export type { MemoryLimit } from './sampler';
@@ -22,6 +22,7 @@ export type {
   HeapSampling,
   Level,
   NativeMode,
+  MetricsMode,
   PressureEvent,
   Reading,
   ResolvedThresholds,

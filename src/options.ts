@@ -9,7 +9,8 @@
  * Nothing here loads anything heavy: the preload imports this table before the app's first line.
  */
 
-import type { Config, HeapSampling, NativeMode, ShutdownAction } from './types';
+import type { Config, HeapSampling, MetricsMode, NativeMode, ShutdownAction } from './types';
+import type { LogLevel } from './log';
 import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
 import {
   parseAction,
@@ -18,6 +19,7 @@ import {
   parseHeapSampling,
   parseHost,
   parseInstrumentations,
+  parseLogLevel,
   parseLogsExporter,
   parseMetrics,
   parseMetricsExporter,
@@ -62,12 +64,17 @@ export interface StartOptions {
   native?: NativeMode | boolean;
   /** `OOMGUARD_NATIVE_RESERVE`, default `'64MiB'`, at least `'1MiB'`; a number is bytes. */
   nativeReserve?: string | number;
-  /** `OOMGUARD_METRICS`, default `'prometheus'` (serve `/metrics`); `'none'` or false: no endpoint. */
-  metrics?: 'prometheus' | 'none' | boolean;
-  /** `OTEL_EXPORTER_PROMETHEUS_HOST`, default: all interfaces. */
+  /**
+   * `OOMGUARD_METRICS`, default `'prometheus'` (serve `/metrics`); `'global'`: publish the gauges
+   * through the app's global OpenTelemetry MeterProvider, no endpoint; `'none'` or false: neither.
+   */
+  metrics?: MetricsMode | boolean;
+  /** `OOMGUARD_METRICS_HOST`, default: all interfaces; `'127.0.0.1'` keeps the endpoint local. */
   metricsHost?: string;
-  /** `OTEL_EXPORTER_PROMETHEUS_PORT`, default 9464; 0 asks for an ephemeral port. */
+  /** `OOMGUARD_METRICS_PORT`, default 9465 (9464 is the app's OpenTelemetry exporter's); 0 asks for an ephemeral port. */
   metricsPort?: number | string;
+  /** `OOMGUARD_LOG_LEVEL` (else `OTEL_LOG_LEVEL`), default `'error'`: which agent diagnostics reach stderr. */
+  logLevel?: LogLevel;
   /** Push over OTLP/HTTP; default: on when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set; false ignores them. */
   otlp?: boolean;
   /** `OTEL_SDK_DISABLED`, default false; true: no telemetry at all, the guard still guards. */
@@ -121,8 +128,8 @@ export const FORMS = {
   metrics: {
     parse: parseMetrics,
     expected: EXPECTED.metrics,
-    show: (on: boolean) => (on ? 'prometheus' : 'none'),
-    docs: '`prometheus`, `none` (any case); boolean words too (`false` = `none`)',
+    show: String,
+    docs: '`prometheus`, `global`, `none` (any case); boolean words too (`false` = `none`)',
   },
   host: {
     parse: parseHost,
@@ -146,6 +153,7 @@ export const FORMS = {
   },
   logsExporter: { parse: parseLogsExporter, expected: EXPECTED.logsExporter, show: showList, docs: '`otlp`, `console`, `none`, or a comma-separated list' },
   instrumentations: { parse: parseInstrumentations, expected: EXPECTED.instrumentations, show: showList, docs: '`runtime`, `host`, `runtime,host`, `none`' },
+  logLevel: { parse: parseLogLevel, expected: EXPECTED.logLevel, show: String, docs: '`none`, `error`, `warn`, `info`, `debug`, `verbose`, `all` (any case)' },
 } as const satisfies Record<string, Form>;
 
 export type FormName = keyof typeof FORMS;
@@ -160,7 +168,10 @@ export interface OptionSpec {
   readonly alsoVariables?: readonly string[];
   /** Where the resolved value sits in a {@link Config}. */
   readonly resolved: (config: Config) => unknown;
-  /** For `OTEL_*` settings, which steer telemetry only: what a bad value turns off. */
+  /**
+   * For settings that steer telemetry or diagnostics only: what a bad value turns off. Such a
+   * value is a warning (an error under `OOMGUARD_STRICT`), never a reason to leave the guard off.
+   */
   readonly telemetry?: string;
   /** The docs' "default" column, when `form.show` of the default needs words. */
   readonly defaultText?: string;
@@ -223,7 +234,7 @@ const ROWS = {
     form: 'duration',
     resolved: (c) => c.shutdownTimeoutMs,
     forms: `[duration](${FORMS_DOC}); \`0s\` leaves no time for hooks`,
-    doc: 'deadline for the shutdown hooks and the telemetry flush; then the process exits regardless',
+    doc: "deadline for the shutdown: the hooks first, then the telemetry flush (at most max(250ms, 15%) of it), then the app's own SIGTERM path; then the process exits regardless",
   },
   exitCode: {
     variable: 'OOMGUARD_EXIT_CODE',
@@ -235,7 +246,7 @@ const ROWS = {
     variable: 'OOMGUARD_ACTION',
     form: 'action',
     resolved: (c) => c.action,
-    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`; `observe`: shadow mode, report the shutdown it would have made (JSON line with `\"observed\":true`, span, log record, `oomguard.shutdowns.observed`) but run no hook and keep the process running ([shadow mode](docs/configuration.md#shadow-mode-oomguard_actionobserve))",
+    doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced, also when a library such as signal-exit re-raises the signal); `auto`: `signal` when the app listens for SIGTERM, else `exit`; `observe`: shadow mode, report the shutdown it would have made (JSON line with `\"observed\":true`, span, log record, `oomguard.shutdowns.observed`) but run no hook and keep the process running ([shadow mode](docs/configuration.md#shadow-mode-oomguard_actionobserve)). On Windows, where a signal to oneself ends the process at once with code 1, `signal` and `auto` exit",
   },
   native: {
     variable: 'OOMGUARD_NATIVE',
@@ -252,23 +263,23 @@ const ROWS = {
   metrics: {
     variable: 'OOMGUARD_METRICS',
     form: 'metrics',
-    resolved: (c) => c.metrics.enabled,
-    doc: 'whether the agent serves a Prometheus `/metrics` endpoint; OTLP metrics follow the OTLP endpoint instead',
+    resolved: (c) => c.metrics.mode,
+    doc: "where the guard's gauges go: `prometheus` serves its own `/metrics` endpoint; `global` publishes them through the app's own OpenTelemetry MeterProvider once the app has registered one (no second endpoint, no provider of ours); `none`: neither. OTLP metrics follow the OTLP endpoint instead ([docs/metrics.md](docs/metrics.md#where-the-gauges-go))",
   },
   metricsHost: {
-    variable: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+    variable: 'OOMGUARD_METRICS_HOST',
     form: 'host',
     resolved: (c) => c.metrics.host,
     telemetry: 'the Prometheus endpoint stays off',
     defaultText: 'all interfaces',
-    doc: 'address of the `/metrics` endpoint',
+    doc: 'address of the `/metrics` endpoint; `127.0.0.1` keeps it to the host (or the pod). `OTEL_EXPORTER_PROMETHEUS_HOST` is the app\'s exporter\'s, not read',
   },
   metricsPort: {
-    variable: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+    variable: 'OOMGUARD_METRICS_PORT',
     form: 'port',
     resolved: (c) => c.metrics.port,
     telemetry: 'the Prometheus endpoint stays off',
-    doc: 'port of the `/metrics` endpoint; `0` asks for an ephemeral port (handy in tests and child processes)',
+    doc: "port of the `/metrics` endpoint: not 9464, the OpenTelemetry Prometheus exporter's default, which the app may use; `0` asks for an ephemeral port. `OTEL_EXPORTER_PROMETHEUS_PORT` is the app's exporter's, not read",
   },
   otlp: {
     variable: 'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -278,6 +289,14 @@ const ROWS = {
     telemetry: 'OTLP stays off',
     forms: 'an `http://` or `https://` URL; the option is a boolean',
     doc: "push the warning/shutdown event, span and metrics over OTLP/HTTP when any endpoint is set; `otlp: true` without one uses the exporters' default `http://localhost:4318`, `otlp: false` ignores the variables",
+  },
+  logLevel: {
+    variable: 'OOMGUARD_LOG_LEVEL',
+    form: 'logLevel',
+    resolved: (c) => c.logLevel,
+    alsoVariables: ['OTEL_LOG_LEVEL'],
+    telemetry: 'the default level stays',
+    doc: "which of the agent's own diagnostics reach stderr (a busy default port, telemetry that failed to start...); `OTEL_LOG_LEVEL` counts when `OOMGUARD_LOG_LEVEL` is unset. What the user must act on (a bad configuration, a shutdown, a port that was asked for and cannot be had) is written at every level. The OpenTelemetry `diag` logger is the app's and never used",
   },
   sdkDisabled: {
     variable: 'OTEL_SDK_DISABLED',

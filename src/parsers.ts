@@ -6,7 +6,8 @@
  * a deployment file often carries a stray space or capital.
  */
 
-import type { HeapSampling, InstrumentationName, NativeMode, OtlpProtocol, ShutdownAction } from './types';
+import type { HeapSampling, InstrumentationName, MetricsMode, NativeMode, OtlpProtocol, ShutdownAction } from './types';
+import { LOG_LEVELS, type LogLevel } from './log';
 import { EXPECTED, fail, type ParseResult, parseSize } from './units';
 
 /** The words a boolean takes, in any case. */
@@ -87,18 +88,27 @@ export function parseReserve(input: string | number): ParseResult<number> {
   return size;
 }
 
+export const METRICS_MODES: readonly MetricsMode[] = Object.freeze(['prometheus', 'global', 'none']);
+
 /**
- * Parses whether the agent serves a Prometheus endpoint: `prometheus` (true) or `none` (false),
- * and the boolean words. OTLP metrics do not depend on it: they follow the OTLP endpoint.
+ * Parses where the guard's gauges go: `prometheus` (its own endpoint), `global` (the app's
+ * global MeterProvider) or `none`; the boolean words mean `prometheus` and `none`. OTLP metrics
+ * do not depend on it: they follow the OTLP endpoint.
  */
-export function parseMetrics(input: string | boolean): ParseResult<boolean> {
-  if (typeof input === 'boolean') return { ok: true, value: input };
-  const word = input.trim().toLowerCase();
-  if (word === 'prometheus') return { ok: true, value: true };
-  if (word === 'none') return { ok: true, value: false };
+export function parseMetrics(input: string | boolean): ParseResult<MetricsMode> {
+  if (typeof input === 'boolean') return { ok: true, value: input ? 'prometheus' : 'none' };
+  const word = input.trim().toLowerCase() as MetricsMode;
+  if (METRICS_MODES.includes(word)) return { ok: true, value: word };
   const bool = parseBoolean(word);
-  if (bool.ok) return bool;
+  if (bool.ok) return { ok: true, value: bool.value ? 'prometheus' : 'none' };
   return fail('this is not a metrics endpoint kind', EXPECTED.metrics);
+}
+
+/** Parses a log level: the OpenTelemetry levels, any case (`OTEL_LOG_LEVEL` is written `INFO`). */
+export function parseLogLevel(input: string): ParseResult<LogLevel> {
+  const word = input.trim().toLowerCase() as LogLevel;
+  if (LOG_LEVELS.includes(word)) return { ok: true, value: word };
+  return fail('this is not a log level', EXPECTED.logLevel);
 }
 
 /** Parses a TCP port, 0 to 65535; 0 asks the kernel for an ephemeral port. */
@@ -121,7 +131,7 @@ export function parseHost(input: string): ParseResult<string> {
   if (host.includes('://') || host.includes('/')) return fail('a host has no scheme or path', EXPECTED.host);
   if (/\s/.test(host)) return fail('a host has no spaces', EXPECTED.host);
   if (host.split(':').length === 2) {
-    return fail('this looks like host:port; set the port in OTEL_EXPORTER_PROMETHEUS_PORT', EXPECTED.host);
+    return fail('this looks like host:port; set the port in OOMGUARD_METRICS_PORT', EXPECTED.host);
   }
   return { ok: true, value: host };
 }
@@ -220,4 +230,20 @@ export const INSTRUMENTATIONS: readonly InstrumentationName[] = Object.freeze(['
 /** `OOMGUARD_INSTRUMENTATIONS`: which bundled instrumentations feed the agent's metrics. */
 export function parseInstrumentations(input: string): ParseResult<readonly InstrumentationName[]> {
   return parseNameList(input, INSTRUMENTATIONS, EXPECTED.instrumentations, 'a bundled instrumentation (runtime, host)');
+}
+
+/**
+ * Checks OTLP headers (`OTEL_EXPORTER_OTLP_HEADERS`): comma-separated `key=value` pairs, each
+ * with a key (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#specifying-headers-via-environment-variables).
+ * `Authorization: Bearer ...` is the usual mistake; the exporter would drop it silently.
+ */
+export function parseHeaders(input: string): ParseResult<string> {
+  const text = input.trim();
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (pair.trim() !== '' && (eq <= 0 || pair.slice(0, eq).trim() === '')) {
+      return fail('each header is key=value, separated by commas', EXPECTED.headers);
+    }
+  }
+  return { ok: true, value: text };
 }

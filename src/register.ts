@@ -30,7 +30,7 @@ function register(): void {
   }
   // OOMGUARD_ENABLED=false: nothing at all is installed (no timer, no port, no listener).
   if (!result.config.enabled) return;
-  slot().startResolved(result.config);
+  slot().startResolved(result.config, true);
 }
 
 try {

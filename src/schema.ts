@@ -13,7 +13,8 @@
 
 import type * as Zod from 'zod';
 import { MAX_DURATION_MS, MAX_SIZE, MIN_THRESHOLD_BYTES, fail, type ParseResult } from './units';
-import { ACTIONS, BOOLEAN_WORDS, EXPORTERS, HEAP_SAMPLING, INSTRUMENTATIONS, MIN_RESERVE_BYTES, NATIVE_MODES, OTLP_PROTOCOLS } from './parsers';
+import { ACTIONS, BOOLEAN_WORDS, EXPORTERS, HEAP_SAMPLING, INSTRUMENTATIONS, METRICS_MODES, MIN_RESERVE_BYTES, NATIVE_MODES, OTLP_PROTOCOLS } from './parsers';
+import { LOG_LEVELS } from './log';
 import { FORMS, OPTION, OPTIONS, type FormName, type OptionName, type OptionSpec } from './options';
 
 /** The JS types a form takes in `start()`, each with its JSON Schema (pattern, range, examples). */
@@ -49,7 +50,7 @@ const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
   boolean: { boolean: {}, string: words(BOOLEANS) },
   exitCode: { number: integer(1, 125), string: trimmed(String.raw`\d+`) },
   action: { string: words(ACTIONS) },
-  metrics: { string: words(['prometheus', 'none', ...BOOLEANS], ['prometheus', 'none']), boolean: {} },
+  metrics: { string: words([...METRICS_MODES, ...BOOLEANS], METRICS_MODES), boolean: {} },
   host: { string: {} },
   port: { number: integer(0, 65535), string: trimmed(String.raw`\d+`) },
   onOff: { boolean: {} },
@@ -62,6 +63,7 @@ const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
   metricsExporter: { string: nameList(EXPORTERS.metrics) },
   logsExporter: { string: nameList(EXPORTERS.logs) },
   instrumentations: { string: nameList(INSTRUMENTATIONS) },
+  logLevel: { string: words(LOG_LEVELS) },
 });
 let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 

@@ -3,6 +3,7 @@
  * `index.ts`.
  */
 import type { ShutdownEvidence } from './evidence/report';
+import type { LogLevel } from './log';
 
 /** Which memory the guard compares against a threshold. */
 export type Signal = 'heap' | 'rss';
@@ -203,6 +204,12 @@ export interface SignalExport {
 /** A bundled instrumentation: `runtime` (instrumentation-runtime-node), `host` (instrumentation-host-metrics). */
 export type InstrumentationName = 'runtime' | 'host';
 
+/**
+ * Where the guard's gauges go (`OOMGUARD_METRICS`): its own `/metrics` endpoint, the app's
+ * global OpenTelemetry MeterProvider once the app has registered one, or nowhere.
+ */
+export type MetricsMode = 'prometheus' | 'global' | 'none';
+
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
   /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
@@ -225,14 +232,23 @@ export interface Config {
   readonly exitCode: number;
   /** `OOMGUARD_ACTION`. */
   readonly action: ShutdownAction;
-  /** Prometheus endpoint: `OOMGUARD_METRICS` (none turns it off), `OTEL_EXPORTER_PROMETHEUS_HOST/_PORT`. */
+  /** The guard's gauges: `OOMGUARD_METRICS`, and its endpoint `OOMGUARD_METRICS_HOST` / `_PORT`. */
   readonly metrics: {
+    /** Whether the guard serves its own `/metrics` endpoint (`mode` is `prometheus`). */
     readonly enabled: boolean;
-    /** Undefined: the exporter's default (all interfaces). */
+    readonly mode: MetricsMode;
+    /** Undefined: all interfaces. */
     readonly host: string | undefined;
-    /** 9464 by default; 0 asks for an ephemeral port. */
+    /** 9465 by default (the app's OpenTelemetry exporter has 9464); 0 asks for an ephemeral port. */
     readonly port: number;
+    /**
+     * The port or host was asked for (a variable or an option): not getting it is then worth a
+     * line on stderr; the default port being taken is only a diagnostic.
+     */
+    readonly requested: boolean;
   };
+  /** `OOMGUARD_LOG_LEVEL`, else `OTEL_LOG_LEVEL`: which of the agent's diagnostics reach stderr. */
+  readonly logLevel: LogLevel;
   /** True when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variant) is set. */
   readonly otlp: boolean;
   /**

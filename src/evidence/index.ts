@@ -44,7 +44,7 @@ export const EVIDENCE_DEADLINE_SHARE = 0.25;
  * What reading the profile costs per MiB of old generation, for the estimate. It is one full GC:
  * 0.8-2 ms/MiB for 200-800 MiB heaps on a lightly loaded core of the development machine, and a
  * median of 3.4 ms/MiB (1.4-6.3) for the whole summary with the 2 shared cores at a load of 10-12
- * (BENCHMARKS.md, figure 7): a pod under a CPU limit is as slow, so the higher figure.
+ * (BENCHMARKS.md, figure 8): a pod under a CPU limit is as slow, so the higher figure.
  */
 export const FULL_GC_MS_PER_MIB = 3;
 /**

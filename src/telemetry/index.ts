@@ -7,8 +7,11 @@
  * Everything here is private to the agent: its own MeterProvider, TracerProvider and
  * LoggerProvider, never registered as the process-wide globals and no `diag.setLogger`, because
  * with `@opentelemetry/api` the first global registration wins and a clash silently drops the
- * host app's own telemetry. Everything it is told comes from `Config`; only the OTel exporters
- * and resource detector read their own `OTEL_*` variables.
+ * host app's own telemetry. With `OOMGUARD_METRICS=global` the gauges go on the app's own
+ * global MeterProvider instead, once the app has registered one (global.ts). Everything it is
+ * told comes from `Config`; only the OTel exporters and resource detector read their own
+ * `OTEL_*` variables. No handle of it keeps the app alive: the endpoint's sockets are unref'd
+ * (server.ts), and so are the exports' (transport.ts).
  *
  * Importing this folder loads no OpenTelemetry code: the SDK is required inside
  * `startTelemetry`, which the watcher calls after the guard is armed, so none of it sits on the
@@ -20,15 +23,18 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Config, PressureEvent } from '../types';
 import type { HookResult } from '../shutdown';
+import type { AgentLog } from '../log';
 import * as sc from '../semconv';
 import { bounded, describeError, safe } from '../safely';
 import { emitEvent, endShutdownSpan } from './events';
 import { registerGauges, type TelemetrySource } from './gauges';
 import { startInstrumentations } from './instrumentations';
 import { agentVersion, buildResource } from './resource';
-import { buildMeterProvider, eventProviders, metricReaders, turn, type EventProviders } from './sdk';
-import { closeEndpoint, serveMetrics, type ClusterRole, type MetricsEndpoint } from './server';
+import { buildMeterProvider, eventProviders, metricReaders, turn, type EventProviders, type OtlpWiring } from './sdk';
+import { closeEndpoint, exposition, serveMetrics, SCRAPE_CACHE_MIN_MS, type ClusterRole, type MetricsEndpoint } from './server';
 import { ATTR_WORKER_ID, mergeWorkers, registerWorkerShutdowns, workerId, workerSocket } from './cluster';
+import { followGlobalMeterProvider } from './global';
+import { ExportTransport } from './transport';
 
 export type { TelemetrySource } from './gauges';
 
@@ -91,12 +97,13 @@ const SHUTDOWN_BUDGET_MS = 2000;
 /**
  * Start the agent's telemetry. Resolves once the metrics endpoint is listening (or has failed
  * with one line through `log`); never rejects: any failure gives one line and an inert handle,
- * because telemetry must never stop the guard from guarding.
+ * because telemetry must never stop the guard from guarding. `log` takes the agent's lines:
+ * without a level for what the user must act on, with one for diagnostics (log.ts).
  */
 export async function startTelemetry(
   config: Config,
   source: TelemetrySource,
-  log: (line: string) => void,
+  log: AgentLog,
   options: TelemetryOptions = {},
 ): Promise<TelemetryHandle> {
   if (config.sdkDisabled) return INERT;
@@ -105,26 +112,32 @@ export async function startTelemetry(
   const pushes = [traces, metrics, logs].some((s) => s.otlp || s.console);
   const wantsPush = pushes || options.spanExporter !== undefined || options.logExporter !== undefined;
   // Nothing to export: the SDK is not even loaded.
-  if (!config.metrics.enabled && !wantsPush && extraReaders.length === 0) return INERT;
+  if (config.metrics.mode === 'none' && !wantsPush && extraReaders.length === 0) return INERT;
   // The logger is the caller's; its failure is not ours to raise.
-  const say = (line: string): void => {
-    safe(() => log(line));
+  const say: AgentLog = (line, level) => {
+    safe(() => log(line, level));
   };
+  const transport = new ExportTransport();
   try {
-    return await start(config, source, say, options, extraReaders);
+    return await start(config, source, options, extraReaders, { transport, log: say });
   } catch (err) {
-    say(`oomguard: telemetry off, it failed to start: ${describeError(err)} (the guard still guards)`);
+    transport.destroy();
+    say(`oomguard: telemetry off, it failed to start: ${describeError(err)} (the guard still guards)`, 'error');
     return INERT;
   }
 }
 
 /** Everything a running telemetry holds, for the handle to flush and take down. */
 interface Running extends EventProviders {
+  /** The agent's private provider; none when the gauges go on the app's (`global`). */
   meterProvider: MeterProvider | undefined;
   pushReaders: MetricReader[];
   removeGauges: () => void;
+  /** The app's provider the gauges went on, flushed with ours on a shutdown. */
+  appProvider: (() => unknown) | undefined;
   instrumentations: { disable(): void }[];
   endpoint: MetricsEndpoint | undefined;
+  transport: ExportTransport;
   tracer: Tracer | undefined;
   logger: Logger | undefined;
 }
@@ -132,9 +145,9 @@ interface Running extends EventProviders {
 async function start(
   config: Config,
   source: TelemetrySource,
-  say: (line: string) => void,
   options: TelemetryOptions,
   extraReaders: MetricReader[],
+  wiring: OtlpWiring,
 ): Promise<TelemetryHandle> {
   const metricsSdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
   await turn();
@@ -144,17 +157,22 @@ async function start(
   const role: ClusterRole = worker === undefined ? { merge: mergeWorkers } : { socket: workerSocket(process.pid) };
   const resource = buildResource(worker === undefined ? {} : { [ATTR_WORKER_ID]: worker });
   const version = agentVersion();
-  const readers = await metricReaders(metricsSdk, config, extraReaders);
+  const gauges = config.metrics.mode === 'global' ? followGlobalMeterProvider(source, version, wiring.log) : undefined;
+  const readers = gauges ? { all: extraReaders, push: [] } : await metricReaders(metricsSdk, config, extraReaders, wiring);
   // OTEL_METRICS_EXPORTER=none: no meter provider, no gauges, no instrumentations (the runtime
   // one observes every GC), no port.
   const meterProvider = readers.all.length > 0 ? buildMeterProvider(metricsSdk, resource, readers.all) : undefined;
-  const meter = meterProvider?.getMeter(sc.SCOPE_NAME, version);
-  const removeGauges = meter ? registerGauges(meter, source) : () => {};
+  const meter = gauges ? undefined : meterProvider?.getMeter(sc.SCOPE_NAME, version);
+  const removeGauges = gauges ? () => gauges.stop() : meter ? registerGauges(meter, source) : () => {};
   const removeClusterMetrics = meter && worker === undefined ? (safe(() => registerWorkerShutdowns(meter, config.exitCode)) ?? (() => {})) : () => {};
-  const wanted = options.instrumentations === false ? [] : config.instrumentations;
-  const instrumentations = meterProvider ? await startInstrumentations(meterProvider, wanted, say) : [];
-  const events = await eventProviders(config, resource, options);
-  const endpoint = readers.prometheus ? await serveMetrics(readers.prometheus, config.metrics, say, options.parentPid, role) : undefined;
+  // With the gauges on the app's provider, the runtime and host metrics are the app's to choose.
+  const wanted = gauges || options.instrumentations === false ? [] : config.instrumentations;
+  const instrumentations = meterProvider ? await startInstrumentations(meterProvider, wanted, wiring.log) : [];
+  const events = await eventProviders(config, resource, options, wiring);
+  const maxAge = Math.max(config.pollIntervalMs, SCRAPE_CACHE_MIN_MS);
+  const endpoint = readers.prometheus
+    ? await serveMetrics(exposition(readers.prometheus, maxAge, role.merge), config.metrics, wiring.log, options.parentPid, role)
+    : undefined;
   return handle({
     ...events,
     meterProvider,
@@ -163,8 +181,10 @@ async function start(
       removeGauges();
       removeClusterMetrics();
     },
+    appProvider: gauges && (() => (gauges.provider() as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.()),
     instrumentations,
     endpoint,
+    transport: wiring.transport,
     tracer: events.tracerProvider?.getTracer(sc.SCOPE_NAME, version),
     logger: events.loggerProvider?.getLogger(sc.SCOPE_NAME, version),
   });
@@ -196,10 +216,12 @@ function handle(running: Running): TelemetryHandle {
     async flush(timeoutMs: number, hooks?: readonly HookResult[]): Promise<void> {
       if (stopped) return;
       endSpan(hooks);
+      const timeoutMillis = Math.max(1, timeoutMs);
       await settleWithin(timeoutMs, [
-        () => tracerProvider?.forceFlush(),
+        () => tracerProvider?.forceFlush({ timeoutMillis }),
         () => loggerProvider?.forceFlush(),
-        ...pushReaders.map((reader) => () => reader.forceFlush({ timeoutMillis: Math.max(1, timeoutMs) })),
+        ...pushReaders.map((reader) => () => reader.forceFlush({ timeoutMillis })),
+        () => running.appProvider?.() as Promise<unknown> | undefined,
       ]);
     },
     async shutdown(): Promise<void> {
@@ -210,7 +232,10 @@ function handle(running: Running): TelemetryHandle {
       // Each removal is best effort: one that throws must not keep the others from running.
       for (const instrumentation of running.instrumentations) safe(() => instrumentation.disable());
       safe(running.removeGauges);
+      // Exports still in flight end now, not at their timeout; then so do the providers' last ones.
+      safe(() => running.transport.destroy());
       await settleWithin(SHUTDOWN_BUDGET_MS, [() => tracerProvider?.shutdown(), () => loggerProvider?.shutdown(), () => meterProvider?.shutdown()]);
+      safe(() => running.transport.destroy());
     },
   };
 }

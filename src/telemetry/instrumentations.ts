@@ -7,6 +7,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import type { InstrumentationName } from '../types';
 import * as sc from '../semconv';
 import { describeError } from '../safely';
+import type { AgentLog } from '../log';
 import { turn } from './sdk';
 
 /** What the agent needs of an instrumentation: to bind it to a provider, and to stop it. */
@@ -45,7 +46,7 @@ const INSTRUMENTATIONS: readonly (readonly [what: InstrumentationName, make: () 
 export async function startInstrumentations(
   meterProvider: MeterProvider,
   wanted: readonly InstrumentationName[],
-  say: (line: string) => void,
+  say: AgentLog,
 ): Promise<Instrumentation[]> {
   const started: Instrumentation[] = [];
   for (const [what, make] of INSTRUMENTATIONS) {
@@ -57,7 +58,7 @@ export async function startInstrumentations(
       instrumentation.enable();
       started.push(instrumentation);
     } catch (err) {
-      say(`oomguard: ${what} metrics off: ${describeError(err)}`);
+      say(`oomguard: ${what} metrics off: ${describeError(err)}`, 'warn');
     }
   }
   return started;

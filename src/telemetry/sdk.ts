@@ -15,7 +15,7 @@ import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs'
 import type { Resource } from '@opentelemetry/resources';
 import type { Config } from '../types';
 import * as sc from '../semconv';
-import { logExporters, metricExporters, spanExporters } from './exporters';
+import { logExporters, metricExporters, spanExporters, type ExportWiring } from './exporters';
 
 type MetricsSdk = typeof import('@opentelemetry/sdk-metrics');
 
@@ -23,6 +23,9 @@ type MetricsSdk = typeof import('@opentelemetry/sdk-metrics');
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** What the OTLP exporters are built with: sockets and timeouts that never hold the app (transport.ts), and where a failed export is told. */
+export type OtlpWiring = ExportWiring;
 
 /** Every reader of the meter provider, and the ones the agent drives itself. */
 export interface Readers {
@@ -34,7 +37,7 @@ export interface Readers {
 }
 
 /** The caller's readers, plus Prometheus when the endpoint is on and a periodic reader per push exporter. */
-export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[]): Promise<Readers> {
+export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[], wiring: OtlpWiring): Promise<Readers> {
   const readers: Readers = { all: [...extra], push: [] };
   if (config.metrics.enabled) {
     const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
@@ -43,7 +46,7 @@ export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extr
     readers.all.push(readers.prometheus);
     await turn();
   }
-  for (const exporter of metricExporters(config.export.metrics)) {
+  for (const exporter of metricExporters(config.export.metrics, wiring)) {
     const reader = new metricsSdk.PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: config.otlpExport.intervalMs,
@@ -93,12 +96,13 @@ export async function eventProviders(
   config: Config,
   resource: Resource,
   exporters: { spanExporter?: SpanExporter | undefined; logExporter?: LogRecordExporter | undefined },
+  wiring: OtlpWiring,
 ): Promise<EventProviders> {
   const providers: EventProviders = {};
   const { traces, logs } = config.export;
   if (traces.otlp || logs.otlp) await turn();
-  const spans = exporters.spanExporter ? [exporters.spanExporter] : spanExporters(traces);
-  const records = exporters.logExporter ? [exporters.logExporter] : logExporters(logs);
+  const spans = exporters.spanExporter ? [exporters.spanExporter] : spanExporters(traces, wiring);
+  const records = exporters.logExporter ? [exporters.logExporter] : logExporters(logs, wiring);
   if (spans.length > 0) {
     const traceSdk = require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
     const spanProcessors = spans.map((exporter) => new traceSdk.SimpleSpanProcessor({ exporter }));

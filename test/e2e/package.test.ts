@@ -82,7 +82,7 @@ describe('installed from a packed tarball', () => {
     const r = await runChild({
       args: ['--max-old-space-size=96', '--require', 'oomguard/register', 'leaky.js'],
       cwd: app,
-      env: { MARKER: marker, OTEL_EXPORTER_PROMETHEUS_PORT: '0' },
+      env: { MARKER: marker, OOMGUARD_METRICS_PORT: '0' },
       timeoutMs: 60_000,
     });
     expect(r.code, why(r)).toBe(2);

@@ -30,8 +30,8 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     const child = run(
       'idle.js',
       baseEnv({
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OOMGUARD_METRICS_HOST: '127.0.0.1',
+        OOMGUARD_METRICS_PORT: String(port),
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e,team=memory',
       }),
       { node },
@@ -121,7 +121,7 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
 describe('Prometheus endpoint settings', () => {
   it('takes service.name from OTEL_SERVICE_NAME over the package name', async () => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_SERVICE_NAME: 'checkout' }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), OTEL_SERVICE_NAME: 'checkout' }));
     children.push(child);
     const got = await getWhenUp(`http://127.0.0.1:${port}/metrics`);
     expect(got, child.stderr()).toBeDefined();
@@ -138,7 +138,7 @@ describe('Prometheus endpoint settings', () => {
     ['OTEL_METRICS_EXPORTER=none', false, { OTEL_METRICS_EXPORTER: 'none' }],
   ])('with %s the metrics port is open: %s (and the SDK is loaded only then)', async (_what, open, extra: Record<string, string>) => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), ...extra }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), ...extra }));
     children.push(child);
     await child.waitFor('stderr', /app ready/);
     // Telemetry comes up right after start-up; 2 s is several times what it takes here.
@@ -179,22 +179,23 @@ describe('a metrics port already taken', () => {
   afterEach(() => holder?.close());
 
   it.each([
-    ['warns in one line', {}, /oomguard: metrics endpoint off: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
-    ['says the parent holds it when OOMGUARD_PARENT_PID is set', { OOMGUARD_PARENT_PID: '4242' }, /held by the parent process \(pid 4242\)/],
+    ['asked for explicitly: one line, the user must pick another', {}, /^oomguard: metrics endpoint off: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
+    ['held by the guarded parent (OOMGUARD_PARENT_PID): expected, so silent', { OOMGUARD_PARENT_PID: '4242' }, undefined],
+    ['held by the guarded parent, with OOMGUARD_LOG_LEVEL=debug: the diagnostic says so', { OOMGUARD_PARENT_PID: '4242', OOMGUARD_LOG_LEVEL: 'debug' }, /held by the parent process \(pid 4242\)/],
   ])('%s; the app runs and its exit code is unchanged', async (_what, extra: Record<string, string>, line) => {
     holder = createServer();
     await new Promise<void>((r) => holder!.listen(0, '127.0.0.1', r));
     const port = (holder.address() as { port: number }).port;
     const child = run(
       'idle.js',
-      baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), IDLE_MS: '2500', IDLE_EXIT_CODE: '7', ...extra }),
+      baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), IDLE_MS: '2500', IDLE_EXIT_CODE: '7', ...extra }),
     );
     children.push(child);
     const { code, signal } = await child.exited;
     expect([code, signal]).toEqual([7, null]);
     expect(child.stderr()).toMatch(/app ready/);
     const lines = child.stderr().split('\n').filter((l) => l.includes('oomguard'));
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(line);
+    expect(lines).toHaveLength(line ? 1 : 0);
+    if (line) expect(lines[0]).toMatch(line);
   });
 });

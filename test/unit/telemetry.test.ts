@@ -20,7 +20,7 @@ class TestReader extends MetricReader {
 // The defaults, with the metrics endpoint off (tests add in-memory readers instead).
 const config = (over: Partial<Config> = {}): Config => ({
   ...DEFAULTS,
-  metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+  metrics: { enabled: false, mode: 'none', host: '127.0.0.1', port: 0, requested: true },
   ...over,
 });
 
@@ -33,6 +33,8 @@ const OTLP_JSON: Partial<Config> = {
     logs: { otlp: true, console: false, protocol: 'http/json' },
   },
 };
+/** The `/metrics` endpoint on loopback, at `port` (0: ephemeral), asked for explicitly. */
+const endpoint = (port: number): Config['metrics'] => ({ enabled: true, mode: 'prometheus', host: '127.0.0.1', port, requested: true });
 
 /** Every number distinct, so a value can only have come from its own field. */
 const reading = (over: Partial<Reading> = {}): Reading => ({
@@ -303,14 +305,14 @@ describe('pressure events', () => {
 
 describe('startTelemetry', () => {
   it('is inert with OTEL_SDK_DISABLED and with nothing to export, and opens no port', async () => {
-    for (const over of [{ sdkDisabled: true, metrics: { enabled: true, host: '127.0.0.1', port: 0 } }, { metrics: { enabled: false, host: undefined, port: 0 } }]) {
+    for (const over of [{ sdkDisabled: true, metrics: endpoint(0) }, { metrics: { enabled: false, mode: 'none' as const, host: undefined, port: 0, requested: false } }]) {
       const handle = await startTelemetry(config(over), { latest: () => undefined }, () => {});
       expect(handle.metricsPort).toBeUndefined();
     }
   });
 
   it('serves an ephemeral port when asked for port 0', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     expect(handle.metricsPort).toBeGreaterThan(0);
     const text = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
     expect(text).toMatch(/^oomguard_heap_in_use\{[^}]*\} 11000001$/m);
@@ -318,11 +320,11 @@ describe('startTelemetry', () => {
   });
 
   it('releaseMetricsPort closes the endpoint and frees its port for another process', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     const port = handle.metricsPort!;
     handle.releaseMetricsPort();
     expect(handle.metricsPort).toBeUndefined();
-    const next = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } });
+    const next = await start(() => snapshot(reading()), { metrics: endpoint(port) });
     expect(next.handle.metricsPort).toBe(port);
     expect(next.lines).toEqual([]);
   });
@@ -331,9 +333,9 @@ describe('startTelemetry', () => {
     [undefined, /cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
     ['4242', /held by the parent process \(pid 4242\)/],
   ])('a busy port (parent pid %s) gives exactly one line and no endpoint', async (parent, line) => {
-    const first = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const first = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     const port = first.handle.metricsPort!;
-    const second = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } }, { parentPid: parent });
+    const second = await start(() => snapshot(reading()), { metrics: endpoint(port) }, { parentPid: parent });
     expect(second.handle.metricsPort).toBeUndefined();
     expect(second.lines).toHaveLength(1);
     expect(second.lines[0]).toMatch(line);
