@@ -1,7 +1,7 @@
 // The benchmarks, in one command: `npm run bench` (full, < 15 min) or `npm run bench -- --quick`
 // (< 2 min). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads
-//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, evidence)
+//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency, native, evidence, majors)
 //   --out <file>       where to write the markdown (default BENCHMARKS.md)
 // The machine is shared and noisy: every figure alternates A/B runs and reports medians with
 // their spread, and ratios to the peers measured in the same run.
@@ -15,7 +15,9 @@ import { load } from './figures/load.mjs';
 import { startup } from './figures/startup.mjs';
 import { survival } from './figures/survival.mjs';
 import { latency } from './figures/latency.mjs';
+import { native } from './figures/native.mjs';
 import { evidence } from './figures/evidence.mjs';
+import { majors } from './figures/majors.mjs';
 
 const FIGURES = [
   ['tick', '1. Per-tick cost', tick],
@@ -24,7 +26,9 @@ const FIGURES = [
   ['startup', '4. Start-up cost', startup],
   ['survival', '5. Survival', survival],
   ['latency', '6. Detection latency', latency],
-  ['evidence', '7. Leak evidence', evidence],
+  ['native', '7. Native part cost', native],
+  ['evidence', '8. Leak evidence', evidence],
+  ['majors', '9. Major-GC detection in a GC-heavy app', majors],
 ];
 
 function parseArgs(argv) {

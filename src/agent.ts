@@ -3,10 +3,11 @@
  * watcher -> events, starts them and stops them. What each part does lives in its own file:
  * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
  * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), shadow mode
- * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/).
+ * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/),
+ * the optional native part (native-guard.ts).
  *
- * Nothing here runs on import. `Agent.start()` installs a timer, a GC observer and (later) the
- * telemetry; `Agent.stop()` removes all of it.
+ * Nothing here runs on import. `Agent.start()` installs the native part's V8 callbacks when it
+ * loads, a timer, a GC observer and (later) the telemetry; `Agent.stop()` removes all of it.
  */
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
@@ -14,7 +15,8 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
+import { GcTracker, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
@@ -25,6 +27,7 @@ import { ProcessRole } from './launcher';
 import { ContainerOwnership, limitScope, procSource } from './process-tree';
 import { ObserveGate } from './observe';
 import { safe } from './safely';
+import { NativeGuard, nearLimitEvent } from './native-guard';
 
 export interface AgentDeps {
   /** Where the agent's own lines go (stderr by default, written synchronously). */
@@ -38,11 +41,15 @@ export class Agent {
   readonly heapBudget: HeapBudget;
   readonly #log: (line: string) => void;
   readonly #gc: GcTracker;
+  readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
   readonly #role: ProcessRole;
   readonly #observe: ObserveGate | undefined;
+  readonly #events: Events;
+  /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
+  #native: NativeGuard | undefined;
   readonly #evidence: Evidence;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
@@ -61,7 +68,11 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
+    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
+    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
+    // them too; recording one twice only reads the heap spaces twice.
+    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordMajor(readSpaces()) });
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, majorsReported: () => this.#majors.armed });
     this.#cgroup = safe(() => openCgroup());
     this.#role = new ProcessRole();
     this.#sampler = new Sampler({
@@ -80,7 +91,7 @@ export class Agent {
       exitCode: config.exitCode,
       log: deps.log,
     });
-    const events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry(), evidence: this.#evidence });
+    this.#events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry(), evidence: this.#evidence });
     this.#watcher = new Watcher({
       config,
       sample: () => this.#sampler.sample(),
@@ -93,9 +104,11 @@ export class Agent {
           this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
           if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         }
-        probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
+        this.#native?.setMemoryLimit(reading.memoryLimit);
+        // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
+        if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
-      onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
+      onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
       confirmHeap: (reading) => probe.confirm(reading),
     });
@@ -138,6 +151,9 @@ export class Agent {
     // package manager leaves the port to the app it starts, so it does not claim to hold it.
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    this.#native ??= this.#startNative();
+    // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
+    if (!this.#native?.observesGc) this.#majors.start();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -151,7 +167,10 @@ export class Agent {
     this.#watcher.stop();
     this.#gc.stop();
     this.#role.stop();
+    this.#native?.stop();
+    this.#native = undefined;
     this.#evidence.stop();
+    this.#majors.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
@@ -159,6 +178,22 @@ export class Agent {
     this.#telemetry = undefined;
     await telemetry?.shutdown().catch(() => undefined);
     safe(() => this.#cgroup?.close());
+  }
+
+  /**
+   * The native part, before the first reading (which decides whether the `gc` observer is
+   * needed), or the JavaScript mode when it is off or does not load. At V8's heap limit it starts
+   * the `heap-limit` shutdown on a reading taken then (events.ts).
+   */
+  #startNative(): NativeGuard {
+    return NativeGuard.start({
+      config: this.config,
+      memoryLimit: this.#sampler.memoryLimit().bytes,
+      gc: this.#gc,
+      onMajor: () => this.#watcher.check('gc'),
+      onNearLimit: (info) => this.#events.heapLimit(() => nearLimitEvent(info, this.#sampler.sample(), this.config)),
+      log: this.#log,
+    });
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */

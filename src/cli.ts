@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
-import { loadConfig, formatIssue } from './config';
+import { loadConfig, formatIssue, DEFAULTS } from './config';
 import { processHeapBudget } from './heap';
 import { openCgroup } from './cgroup';
 import { readMemoryLimit } from './sampler';
@@ -18,6 +18,7 @@ import { resolveThresholds } from './policy';
 import { formatBytes } from './units';
 import { FORMS, OPTIONS, type OptionSpec } from './options';
 import { optionsJsonSchema } from './schema';
+import { loadNative, type NativeStatus } from './native';
 import type { Config, Reading } from './types';
 
 const USAGE = `usage: oomguard doctor [--json] [-- <node flags>]
@@ -42,6 +43,8 @@ export interface DoctorReport {
   memoryLimit: { bytes: number | undefined; source: string; from?: string };
   cgroup: { version: 1 | 2; dir: string } | undefined;
   thresholds?: ReturnType<typeof resolveThresholds>;
+  /** Whether the native part (V8's near-heap-limit and major-GC callbacks) would be active here, and why (not). */
+  native: NativeStatus & { reserveBytes: number };
   warnings: string[];
 }
 
@@ -53,6 +56,8 @@ export function doctor(): DoctorReport {
   const cgroup = openCgroup();
   const constrained = typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined;
   const limit = readMemoryLimit(cgroup, constrained);
+  const settings = result.ok ? result.config : DEFAULTS;
+  const { binding: _binding, ...native } = loadNative(settings.native);
   const report: DoctorReport = {
     ok: result.ok,
     node: process.version,
@@ -61,6 +66,7 @@ export function doctor(): DoctorReport {
     heap: { limit: heap.heap_size_limit, budget: budget.bytes, budgetSource: budget.source },
     memoryLimit: limit,
     cgroup: cgroup ? { version: cgroup.version, dir: cgroup.dir } : undefined,
+    native: { ...native, reserveBytes: settings.nativeReserveBytes },
     warnings,
   };
   cgroup?.close?.();
@@ -130,6 +136,11 @@ export function formatReport(r: DoctorReport): string {
       : `  memory limit       ${formatBytes(r.memoryLimit.bytes)}   (${r.memoryLimit.source}${r.memoryLimit.from ? `: ${r.memoryLimit.from}` : ''})`,
   );
   lines.push(`  cgroup             ${r.cgroup ? `v${r.cgroup.version} ${r.cgroup.dir}` : 'none found'}`);
+  lines.push(
+    r.native.active
+      ? `  native part        active, reserve ${formatBytes(r.native.reserveBytes)}   (${r.native.reason})`
+      : `  native part        not active: JavaScript mode   (${r.native.reason})`,
+  );
   if (r.warnings.length) {
     lines.push('', 'warnings:');
     for (const w of r.warnings) lines.push(`  ! ${w}`);

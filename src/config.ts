@@ -15,6 +15,7 @@ import type { Config, ThresholdSpec } from './types';
 import { formatDuration, formatThreshold } from './units';
 import { parseHttpUrl } from './parsers';
 import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
+import { readExporters } from './otel-env';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
@@ -72,9 +73,19 @@ export const DEFAULTS: Config = Object.freeze({
   otlp: false,
   otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
+  native: 'auto',
+  // The shutdown (JSON line, event, hooks, telemetry flush) allocates in it. Measured on Node 24,
+  // 4 MiB already let a 64 MiB heap's runaway loops end cleanly; 64 MiB leaves hooks room to work.
+  nativeReserveBytes: 64 * 1024 * 1024,
   heapSampling: 'warn',
   profileDir: undefined,
   terminationLog: DEFAULT_TERMINATION_LOG,
+  export: Object.freeze({
+    traces: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+    metrics: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+    logs: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+  }),
+  instrumentations: Object.freeze(['runtime', 'host'] as const),
 });
 
 /**
@@ -103,8 +114,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const shutdownTimeoutMs = reader.read('shutdownTimeout', DEFAULTS.shutdownTimeoutMs);
   const exitCode = reader.read('exitCode', DEFAULTS.exitCode);
   const action = reader.read('action', DEFAULTS.action);
+  const native = reader.read('native', DEFAULTS.native);
+  const nativeReserveBytes = reader.read('nativeReserve', DEFAULTS.nativeReserveBytes);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
   const evidence = readEvidence(reader);
+  const instrumentations = reader.read('instrumentations', DEFAULTS.instrumentations);
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
   const config: Config = Object.freeze({
@@ -120,7 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     action,
     ...telemetry,
     otlpExport: resolveOtlpExport(env, reader.warnings),
+    native,
+    nativeReserveBytes,
     ...evidence,
+    instrumentations: Object.freeze([...instrumentations]),
   });
   return { ok: true, config, warnings: reader.warnings, sources: reader.sources };
 }
@@ -208,16 +225,22 @@ function readPollInterval(reader: Reader): number {
  * still guards (`severity` is `error` under `OOMGUARD_STRICT`). With the SDK disabled there is
  * no telemetry at all: no endpoint, no OTLP.
  */
-function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): Pick<Config, 'metrics' | 'otlp' | 'sdkDisabled'> {
-  const serve = reader.read('metrics', DEFAULTS.metrics.enabled);
+function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): Pick<Config, 'metrics' | 'otlp' | 'sdkDisabled' | 'export'> {
+  const servePick = reader.pick('metrics');
+  const serve = reader.value(servePick, DEFAULTS.metrics.enabled);
   const host = reader.readTelemetry<string | undefined>('metricsHost', undefined, severity);
   const port = reader.readTelemetry('metricsPort', DEFAULT_METRICS_PORT, severity);
   const otlp = readOtlp(reader, env, severity);
   const sdkDisabled = readSdkDisabled(reader, severity);
+  const signals = readExporters(reader, env, severity, otlp && !sdkDisabled, reader.hasOption('otlp') && !otlp);
+  // OOMGUARD_METRICS, the agent's own switch, decides the endpoint when it is set; otherwise
+  // OTEL_METRICS_EXPORTER does, as it does for the SDK (`none`: no endpoint).
+  const endpoint = servePick.source === 'default' ? signals.prometheus : serve;
   return {
-    metrics: Object.freeze({ enabled: serve && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
+    metrics: Object.freeze({ enabled: endpoint && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
     otlp: otlp && !sdkDisabled,
     sdkDisabled,
+    export: sdkDisabled ? DEFAULTS.export : signals.export,
   };
 }
 

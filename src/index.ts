@@ -21,6 +21,7 @@ export type {
   GuardState,
   HeapSampling,
   Level,
+  NativeMode,
   PressureEvent,
   Reading,
   ResolvedThresholds,

@@ -9,9 +9,26 @@
  * Nothing here loads anything heavy: the preload imports this table before the app's first line.
  */
 
-import type { Config, HeapSampling, ShutdownAction } from './types';
-import { EXPECTED, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
-import { parseAction, parseBoolean, parseExitCode, parseHeapSampling, parseHost, parseMetrics, parseOnOff, parsePath, parsePort } from './parsers';
+import type { Config, HeapSampling, NativeMode, ShutdownAction } from './types';
+import { EXPECTED, formatBytes, formatDuration, formatThreshold, parseDuration, parseThreshold, type ParseResult } from './units';
+import {
+  parseAction,
+  parseBoolean,
+  parseExitCode,
+  parseHeapSampling,
+  parseHost,
+  parseInstrumentations,
+  parseLogsExporter,
+  parseMetrics,
+  parseMetricsExporter,
+  parseNativeMode,
+  parseOnOff,
+  parseOtlpProtocol,
+  parsePath,
+  parsePort,
+  parseReserve,
+  parseTracesExporter,
+} from './parsers';
 import { PARENT_PID_VAR } from './parent';
 
 /**
@@ -41,6 +58,10 @@ export interface StartOptions {
   exitCode?: number | string;
   /** `OOMGUARD_ACTION`, default `'auto'`; `'observe'` reports the shutdown it would have made and does not act. */
   action?: ShutdownAction;
+  /** `OOMGUARD_NATIVE`, default `'auto'`: the optional native part (V8's near-heap-limit and major-GC callbacks). */
+  native?: NativeMode | boolean;
+  /** `OOMGUARD_NATIVE_RESERVE`, default `'64MiB'`, at least `'1MiB'`; a number is bytes. */
+  nativeReserve?: string | number;
   /** `OOMGUARD_METRICS`, default `'prometheus'` (serve `/metrics`); `'none'` or false: no endpoint. */
   metrics?: 'prometheus' | 'none' | boolean;
   /** `OTEL_EXPORTER_PROMETHEUS_HOST`, default: all interfaces. */
@@ -57,6 +78,16 @@ export interface StartOptions {
   profileDir?: string | false;
   /** `OOMGUARD_TERMINATION_LOG`, default `'/dev/termination-log'` where it exists; false: none. */
   terminationLog?: string | false;
+  /** `OTEL_EXPORTER_OTLP_PROTOCOL` (every signal), default `'http/protobuf'`; also `'http/json'`, `'grpc'`. */
+  otlpProtocol?: string;
+  /** `OTEL_TRACES_EXPORTER`: `'otlp'`, `'console'`, `'none'` or a comma-separated list; default: otlp when an endpoint is set. */
+  tracesExporter?: string;
+  /** `OTEL_METRICS_EXPORTER`: `'prometheus'`, `'otlp'`, `'console'`, `'none'` or a list; default: prometheus, and otlp when an endpoint is set. */
+  metricsExporter?: string;
+  /** `OTEL_LOGS_EXPORTER`: `'otlp'`, `'console'`, `'none'` or a list; default: otlp when an endpoint is set. */
+  logsExporter?: string;
+  /** `OOMGUARD_INSTRUMENTATIONS`: `'runtime'`, `'host'`, `'runtime,host'` (default) or `'none'`. */
+  instrumentations?: string;
 }
 
 export type OptionName = keyof StartOptions;
@@ -70,6 +101,11 @@ export interface Form {
   readonly show: (value: never) => string;
   /** The "accepted forms" column of docs/configuration.md. */
   readonly docs: string;
+}
+
+/** A list of names as a variable writes it; the empty list is `none`. */
+function showList(list: readonly string[]): string {
+  return list.length === 0 ? 'none' : list.join(',');
 }
 
 /** Where the docs explain the forms; links are relative to the repository root. */
@@ -96,8 +132,20 @@ export const FORMS = {
   },
   port: { parse: parsePort, expected: EXPECTED.port, show: String, docs: 'integer 0..65535' },
   onOff: { parse: parseOnOff, expected: EXPECTED.onOff, show: (on: boolean) => (on ? 'on' : 'off'), docs: '`true` or `false`' },
+  nativeMode: { parse: parseNativeMode, expected: EXPECTED.nativeMode, show: String, docs: '`auto`, `on`, `off` (any case); boolean words too (`false` = `off`)' },
+  reserve: { parse: parseReserve, expected: EXPECTED.reserve, show: formatBytes, docs: `a [size](${FORMS_DOC}) of at least \`1MiB\`` },
   sampling: { parse: parseHeapSampling, expected: EXPECTED.sampling, show: String, docs: '`warn`, `always`, `off` (any case)' },
   path: { parse: parsePath, expected: EXPECTED.path, show: (path?: string) => path ?? 'off', docs: 'a path (relative to the working directory), or `off`' },
+  otlpProtocol: { parse: parseOtlpProtocol, expected: EXPECTED.otlpProtocol, show: String, docs: '`http/protobuf`, `http/json`, `grpc`' },
+  tracesExporter: { parse: parseTracesExporter, expected: EXPECTED.tracesExporter, show: showList, docs: '`otlp`, `console`, `none`, or a comma-separated list' },
+  metricsExporter: {
+    parse: parseMetricsExporter,
+    expected: EXPECTED.metricsExporter,
+    show: showList,
+    docs: '`prometheus`, `otlp`, `console`, `none`, or a comma-separated list',
+  },
+  logsExporter: { parse: parseLogsExporter, expected: EXPECTED.logsExporter, show: showList, docs: '`otlp`, `console`, `none`, or a comma-separated list' },
+  instrumentations: { parse: parseInstrumentations, expected: EXPECTED.instrumentations, show: showList, docs: '`runtime`, `host`, `runtime,host`, `none`' },
 } as const satisfies Record<string, Form>;
 
 export type FormName = keyof typeof FORMS;
@@ -189,6 +237,18 @@ const ROWS = {
     resolved: (c) => c.action,
     doc: "`exit`: run hooks, flush, exit; `signal`: also send SIGTERM to the process so the app's own shutdown path runs (the exit code is still forced); `auto`: `signal` when the app listens for SIGTERM, else `exit`; `observe`: shadow mode, report the shutdown it would have made (JSON line with `\"observed\":true`, span, log record, `oomguard.shutdowns.observed`) but run no hook and keep the process running ([shadow mode](docs/configuration.md#shadow-mode-oomguard_actionobserve))",
   },
+  native: {
+    variable: 'OOMGUARD_NATIVE',
+    form: 'nativeMode',
+    resolved: (c) => c.native,
+    doc: 'the optional native part, which hears V8 itself: at the heap limit it shuts down even a runaway synchronous loop (`heap-limit`, exit 2). `auto`: used when it loads; `on`: the same, and a line on stderr when it does not; `off`: the JavaScript guard only ([native.md](docs/native.md))',
+  },
+  nativeReserve: {
+    variable: 'OOMGUARD_NATIVE_RESERVE',
+    form: 'reserve',
+    resolved: (c) => c.nativeReserveBytes,
+    doc: "how far the native part raises V8's heap limit once it is reached, so the shutdown has room to run; never past what the memory limit leaves",
+  },
   metrics: {
     variable: 'OOMGUARD_METRICS',
     form: 'metrics',
@@ -245,7 +305,54 @@ const ROWS = {
     resolved: (c) => c.terminationLog,
     doc: "a shutdown writes why, and where the memory went, to this file; Kubernetes shows it under `kubectl describe pod`. The default is written only where it exists (the kubelet mounts it); another path is created",
   },
+  otlpProtocol: {
+    variable: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    form: 'otlpProtocol',
+    alsoVariables: ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL'],
+    resolved: (c) => {
+      const { traces, metrics, logs } = c.export;
+      const same = traces.protocol === metrics.protocol && metrics.protocol === logs.protocol;
+      return same ? traces.protocol : `traces ${traces.protocol}, metrics ${metrics.protocol}, logs ${logs.protocol}`;
+    },
+    telemetry: 'the default http/protobuf stays',
+    doc: 'the OTLP protocol; a per-signal variable wins over the general one. The `http/protobuf` (the specification\'s default), `http/json` and `grpc` exporters are loaded only when chosen',
+  },
+  tracesExporter: {
+    variable: 'OTEL_TRACES_EXPORTER',
+    form: 'tracesExporter',
+    resolved: (c) => exporterList(c.export.traces),
+    telemetry: 'the default stays',
+    defaultText: '`otlp` when an OTLP endpoint is set, else `none`',
+    doc: 'where the warning/shutdown span goes: `none` sends it nowhere, `console` prints it on stdout',
+  },
+  metricsExporter: {
+    variable: 'OTEL_METRICS_EXPORTER',
+    form: 'metricsExporter',
+    resolved: (c) => [...(c.metrics.enabled ? ['prometheus'] : []), ...exporterList(c.export.metrics)],
+    telemetry: 'the default stays',
+    defaultText: '`prometheus`, and `otlp` when an OTLP endpoint is set',
+    doc: 'where the metrics go: `prometheus` is the `/metrics` endpoint (`OOMGUARD_METRICS`, when set, decides it alone), `none` leaves no endpoint and pushes no metrics',
+  },
+  logsExporter: {
+    variable: 'OTEL_LOGS_EXPORTER',
+    form: 'logsExporter',
+    resolved: (c) => exporterList(c.export.logs),
+    telemetry: 'the default stays',
+    defaultText: '`otlp` when an OTLP endpoint is set, else `none`',
+    doc: 'where the warning/shutdown log record goes',
+  },
+  instrumentations: {
+    variable: 'OOMGUARD_INSTRUMENTATIONS',
+    form: 'instrumentations',
+    resolved: (c) => c.instrumentations,
+    doc: "the bundled instrumentations that add runtime (`v8js_*`, `nodejs_eventloop_*`) and host/process (`process_*`, `system_*`) metrics to the agent's; `none` when the app already exports them",
+  },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
+
+/** The exporters a signal pushes to, as `OTEL_*_EXPORTER` names them. */
+function exporterList(signal: Config['export']['traces']): string[] {
+  return [...(signal.otlp ? ['otlp'] : []), ...(signal.console ? ['console'] : [])];
+}
 
 // One plain pass over the rows: this runs in the preload, where a chain of map/fromEntries/
 // spread over the same rows measured 0.5 ms more (Node 26, fresh processes, median of 11).

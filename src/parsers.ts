@@ -6,8 +6,8 @@
  * a deployment file often carries a stray space or capital.
  */
 
-import type { HeapSampling, ShutdownAction } from './types';
-import { EXPECTED, fail, type ParseResult } from './units';
+import type { HeapSampling, InstrumentationName, NativeMode, OtlpProtocol, ShutdownAction } from './types';
+import { EXPECTED, fail, type ParseResult, parseSize } from './units';
 
 /** The words a boolean takes, in any case. */
 export const BOOLEAN_WORDS = Object.freeze({ true: ['true', 'yes', 'on', '1'], false: ['false', 'no', 'off', '0'] } as const);
@@ -58,6 +58,33 @@ export function parseAction(input: string): ParseResult<ShutdownAction> {
   const word = input.trim().toLowerCase() as ShutdownAction;
   if (ACTIONS.includes(word)) return { ok: true, value: word };
   return fail('this is not an action', EXPECTED.action);
+}
+
+export const NATIVE_MODES: readonly NativeMode[] = Object.freeze(['auto', 'on', 'off']);
+
+/** Parses `auto`, `on` or `off` (any case); the boolean words mean `on` and `off`. */
+export function parseNativeMode(input: string | boolean): ParseResult<NativeMode> {
+  if (typeof input === 'boolean') return { ok: true, value: input ? 'on' : 'off' };
+  const word = input.trim().toLowerCase();
+  if ((NATIVE_MODES as readonly string[]).includes(word)) return { ok: true, value: word as NativeMode };
+  const bool = parseBoolean(word);
+  if (bool.ok) return { ok: true, value: bool.value ? 'on' : 'off' };
+  return fail('this is not a mode of the native part', EXPECTED.nativeMode);
+}
+
+/**
+ * The smallest reserve accepted. The shutdown allocates in it (the JSON line, the event, the
+ * hooks' own work); below 1 MiB not even that fits, and the process would end at once at the
+ * raised limit. A forgotten unit (`OOMGUARD_NATIVE_RESERVE=64` is 64 bytes) is the usual cause.
+ */
+export const MIN_RESERVE_BYTES = 1024 * 1024;
+
+/** Parses the native part's reserve: a size (the forms of `parseSize`) of at least 1 MiB. */
+export function parseReserve(input: string | number): ParseResult<number> {
+  const size = parseSize(input);
+  if (!size.ok) return fail(size.message, EXPECTED.reserve);
+  if (size.value < MIN_RESERVE_BYTES) return fail('less than 1MiB cannot hold a shutdown', EXPECTED.reserve);
+  return size;
 }
 
 /**
@@ -137,4 +164,60 @@ export function parsePath(input: string | boolean): ParseResult<string | undefin
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) return fail('a path has no control characters', EXPECTED.path);
   return { ok: true, value: path };
+}
+
+/**
+ * A comma-separated list of names from `allowed`, or `none` alone (an empty list), as the
+ * OpenTelemetry SDK reads `OTEL_*_EXPORTER` and as `OOMGUARD_INSTRUMENTATIONS` is written. Any
+ * case, spaces around names ignored, duplicates dropped; an unknown name refuses the whole value
+ * rather than silently export less than asked.
+ */
+function parseNameList<T extends string>(input: string, allowed: readonly T[], expected: string, what: string): ParseResult<readonly T[]> {
+  const names = input.split(',').map((n) => n.trim().toLowerCase());
+  if (names.length === 1 && names[0] === 'none') return { ok: true, value: [] };
+  if (names.includes('none')) return fail('none cannot be combined with other names', expected);
+  const unknown = names.find((n) => !(allowed as readonly string[]).includes(n));
+  if (unknown !== undefined) return fail(unknown === '' ? 'the list has an empty entry' : `"${unknown}" is not ${what}`, expected);
+  return { ok: true, value: [...new Set(names)] as T[] };
+}
+
+/** The exporter names each signal takes; zipkin and jaeger are not bundled. */
+export const EXPORTERS = Object.freeze({
+  traces: Object.freeze(['otlp', 'console'] as const),
+  metrics: Object.freeze(['prometheus', 'otlp', 'console'] as const),
+  logs: Object.freeze(['otlp', 'console'] as const),
+});
+export type TracesExporter = (typeof EXPORTERS.traces)[number];
+export type MetricsExporter = (typeof EXPORTERS.metrics)[number];
+export type LogsExporter = (typeof EXPORTERS.logs)[number];
+
+/** `OTEL_TRACES_EXPORTER`: otlp, console, none. */
+export function parseTracesExporter(input: string): ParseResult<readonly TracesExporter[]> {
+  return parseNameList(input, EXPORTERS.traces, EXPECTED.tracesExporter, 'a trace exporter the agent has (otlp, console)');
+}
+
+/** `OTEL_METRICS_EXPORTER`: prometheus, otlp, console, none. */
+export function parseMetricsExporter(input: string): ParseResult<readonly MetricsExporter[]> {
+  return parseNameList(input, EXPORTERS.metrics, EXPECTED.metricsExporter, 'a metrics exporter the agent has (prometheus, otlp, console)');
+}
+
+/** `OTEL_LOGS_EXPORTER`: otlp, console, none. */
+export function parseLogsExporter(input: string): ParseResult<readonly LogsExporter[]> {
+  return parseNameList(input, EXPORTERS.logs, EXPECTED.logsExporter, 'a logs exporter the agent has (otlp, console)');
+}
+
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = Object.freeze(['http/protobuf', 'http/json', 'grpc']);
+
+/** `OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants. */
+export function parseOtlpProtocol(input: string): ParseResult<OtlpProtocol> {
+  const word = input.trim().toLowerCase() as OtlpProtocol;
+  if (OTLP_PROTOCOLS.includes(word)) return { ok: true, value: word };
+  return fail('this is not an OTLP protocol', EXPECTED.otlpProtocol);
+}
+
+export const INSTRUMENTATIONS: readonly InstrumentationName[] = Object.freeze(['runtime', 'host']);
+
+/** `OOMGUARD_INSTRUMENTATIONS`: which bundled instrumentations feed the agent's metrics. */
+export function parseInstrumentations(input: string): ParseResult<readonly InstrumentationName[]> {
+  return parseNameList(input, INSTRUMENTATIONS, EXPECTED.instrumentations, 'a bundled instrumentation (runtime, host)');
 }

@@ -42,8 +42,8 @@ export interface RunOptions {
   exitCode: number;
   timeoutMs: number;
   action: ShutdownAction;
-  /** Telemetry flush, bounded by the time left; must not reject (errors are logged). */
-  flush?: (msLeft: number) => Promise<void>;
+  /** Telemetry flush, bounded by the time left, told how each hook ended; must not reject (errors are logged). */
+  flush?: (msLeft: number, hooks: readonly HookResult[]) => Promise<void>;
   /** Milliseconds of the deadline already spent before `run()` (the shutdown's evidence). */
   spentMs?: number;
 }
@@ -103,9 +103,12 @@ export class Shutdown {
     return this.#hooks.size;
   }
 
-  /** True once `run()` has been called. */
+  /**
+   * True once `run()` has been called: from its first line, since hooks start synchronously
+   * inside it and one that V8 terminated at the heap limit (native part) never returns to it.
+   */
   get running(): boolean {
-    return this.#running !== undefined;
+    return this.#running !== undefined || this.#exitCode !== undefined;
   }
 
   /** Run the shutdown once; later calls return the first call's promise. */
@@ -150,7 +153,7 @@ export class Shutdown {
     }
     if (options.flush) {
       try {
-        await options.flush(Math.max(0, deadline - deps.now()));
+        await options.flush(Math.max(0, deadline - deps.now()), results);
       } catch (err) {
         deps.log(`oomguard: telemetry flush failed: ${describeError(err)}`);
       }
@@ -187,7 +190,11 @@ export class Shutdown {
     try {
       const outcome = await Promise.race([
         (async () => {
-          await hook.fn(event);
+          const result = hook.fn(event);
+          // A synchronous hook is done when it returns; said now, not in a later microtask, which
+          // V8 drops when it terminates the JavaScript that ran at the heap limit (native part).
+          if (!isThenable(result)) this.#pending.delete(hook.name);
+          await result;
           return 'ok' as const;
         })(),
         timeout,
@@ -200,6 +207,10 @@ export class Shutdown {
       deps.clearTimer(timer);
     }
   }
+}
+
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** The real process. */

@@ -99,8 +99,11 @@ export interface ResolvedThresholds {
 export type WarnReason = `${Signal}-warn`;
 /** Why a warning cleared. */
 export type RecoverReason = `${Signal}-recovered`;
-/** Why the guard shut down: a signal at its line, or V8 thrashing in GC near the heap line. */
-export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash';
+/**
+ * Why the guard shut down: a signal at its line, V8 thrashing in GC near the heap line, or V8's
+ * own near-heap-limit callback (`heap-limit`, the native part: docs/native.md).
+ */
+export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash' | 'heap-limit';
 /** Why a running shutdown was cut short (memory still rising toward the wall, or V8 thrashing). */
 export type EmergencyReason = `${Signal}-emergency` | 'gc-thrash-emergency';
 /** Every `reason` a decision or event can carry: the documented values, nothing else. */
@@ -178,6 +181,28 @@ export type HeapSampling = 'warn' | 'always' | 'off';
  */
 export type ShutdownAction = 'exit' | 'signal' | 'auto' | 'observe';
 
+/**
+ * Whether the optional native part runs (`OOMGUARD_NATIVE`): `auto` when it loads, `on` the same
+ * plus a line on stderr when it does not, `off` the JavaScript mode only (docs/native.md).
+ */
+export type NativeMode = 'auto' | 'on' | 'off';
+
+/** OTLP wire protocol: `OTEL_EXPORTER_OTLP_PROTOCOL` (and per signal); the specification's default is http/protobuf. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+/** Where one signal (traces, metrics or logs) is pushed, besides the Prometheus endpoint. */
+export interface SignalExport {
+  /** OTLP push, to the `OTEL_EXPORTER_OTLP_*ENDPOINT` or the exporter's default. */
+  readonly otlp: boolean;
+  /** The SDK's console exporter (the app's stdout). */
+  readonly console: boolean;
+  /** The OTLP protocol for this signal. */
+  readonly protocol: OtlpProtocol;
+}
+
+/** A bundled instrumentation: `runtime` (instrumentation-runtime-node), `host` (instrumentation-host-metrics). */
+export type InstrumentationName = 'runtime' | 'host';
+
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
   /** `OOMGUARD_ENABLED`; false: the preload installs nothing at all. */
@@ -218,10 +243,22 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /** `OOMGUARD_NATIVE`. */
+  readonly native: NativeMode;
+  /** `OOMGUARD_NATIVE_RESERVE` in bytes: how far the native part raises V8's heap limit once it is reached. */
+  readonly nativeReserveBytes: number;
   /** `OOMGUARD_HEAP_SAMPLING`: from the first warn line on, from the start, or never. */
   readonly heapSampling: HeapSampling;
   /** `OOMGUARD_PROFILE_DIR`: where a shutdown writes its `.heapprofile`; undefined: nowhere. */
   readonly profileDir: string | undefined;
   /** `OOMGUARD_TERMINATION_LOG`: the termination message file; undefined: none. */
   readonly terminationLog: string | undefined;
+  /**
+   * Where each signal goes: `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`
+   * (unset: OTLP when an endpoint is set) and the OTLP protocol of each. The Prometheus endpoint
+   * is `metrics.enabled`.
+   */
+  readonly export: { readonly traces: SignalExport; readonly metrics: SignalExport; readonly logs: SignalExport };
+  /** `OOMGUARD_INSTRUMENTATIONS`: the bundled instrumentations that feed the agent's metrics. */
+  readonly instrumentations: readonly InstrumentationName[];
 }

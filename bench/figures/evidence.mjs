@@ -1,4 +1,4 @@
-// Figure 7: the cost of the shutdown's evidence (where the memory went). V8's sampling heap
+// Figure 8: the cost of the shutdown's evidence (where the memory went). V8's sampling heap
 // profiler in a GC-heavy app and an HTTP app (on from the warn line vs always on: once a process
 // has warned both sample, so the difference is what a healthy process pays), what `always` adds
 // at start, and the time to build the summary at shutdown, which comes out of the deadline.

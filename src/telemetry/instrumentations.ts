@@ -4,6 +4,7 @@
  * same endpoint, without touching the app's global provider.
  */
 import type { MeterProvider } from '@opentelemetry/api';
+import type { InstrumentationName } from '../types';
 import * as sc from '../semconv';
 import { describeError } from '../safely';
 import { turn } from './sdk';
@@ -19,7 +20,7 @@ interface Instrumentation {
  * Constructed with `enabled: false`, then given our provider, then enabled: constructed enabled,
  * an instrumentation would first bind to the global (no-op) provider.
  */
-const INSTRUMENTATIONS: readonly (readonly [what: string, make: () => Instrumentation])[] = [
+const INSTRUMENTATIONS: readonly (readonly [what: InstrumentationName, make: () => Instrumentation])[] = [
   [
     'runtime',
     () => {
@@ -37,12 +38,18 @@ const INSTRUMENTATIONS: readonly (readonly [what: string, make: () => Instrument
 ];
 
 /**
- * Start each instrumentation on `meterProvider`, one event-loop turn apart (each is a heavy
- * require). One that fails to load or start gives one line and is left out; the rest still run.
+ * Start each instrumentation `wanted` names (`OOMGUARD_INSTRUMENTATIONS`) on `meterProvider`, one
+ * event-loop turn apart (each is a heavy require); one not wanted is not even loaded. One that
+ * fails to load or start gives one line and is left out; the rest still run.
  */
-export async function startInstrumentations(meterProvider: MeterProvider, say: (line: string) => void): Promise<Instrumentation[]> {
+export async function startInstrumentations(
+  meterProvider: MeterProvider,
+  wanted: readonly InstrumentationName[],
+  say: (line: string) => void,
+): Promise<Instrumentation[]> {
   const started: Instrumentation[] = [];
   for (const [what, make] of INSTRUMENTATIONS) {
+    if (!wanted.includes(what)) continue;
     await turn();
     try {
       const instrumentation = make();

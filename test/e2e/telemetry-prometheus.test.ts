@@ -98,12 +98,20 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     expect(samples.some((s) => s.name === 'process_memory_usage')).toBe(true);
     expect(samples.some((s) => s.name === 'system_memory_usage')).toBe(true);
 
-    // target_info: service.name from the nearest package.json, OTEL_RESOURCE_ATTRIBUTES kept.
-    expect(one('target_info').labels).toMatchObject({
-      service_name: 'telemetry-fixture-app',
+    // target_info: service.name as the SDK names an app that names none (not the package.json
+    // beside the script), host and runtime, OTEL_RESOURCE_ATTRIBUTES kept, no command line.
+    const target = one('target_info').labels;
+    expect(target).toMatchObject({
+      service_name: `unknown_service:${node}`,
+      process_pid: String(child.proc.pid),
+      process_runtime_name: 'nodejs',
+      process_runtime_version: (await ask<{ version: string }>(child, 'version')).version,
       deployment_environment_name: 'e2e',
       team: 'memory',
     });
+    expect(target.host_name).toBeTruthy();
+    expect(target.service_instance_id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const key of Object.keys(target)) expect(key).not.toMatch(/command|executable_path|owner/);
 
     child.proc.stdin!.end('exit 0\n');
     expect((await child.exited).code).toBe(0);
@@ -127,6 +135,7 @@ describe('Prometheus endpoint settings', () => {
     ['the default settings', true, {}],
     ['OOMGUARD_METRICS=none', false, { OOMGUARD_METRICS: 'none' }],
     ['OTEL_SDK_DISABLED=true', false, { OTEL_SDK_DISABLED: 'true' }],
+    ['OTEL_METRICS_EXPORTER=none', false, { OTEL_METRICS_EXPORTER: 'none' }],
   ])('with %s the metrics port is open: %s (and the SDK is loaded only then)', async (_what, open, extra: Record<string, string>) => {
     const port = await freePort();
     const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), ...extra }));
@@ -142,6 +151,26 @@ describe('Prometheus endpoint settings', () => {
     child.proc.stdin!.end();
     expect((await child.exited).code).toBe(0);
     expect(child.stderr()).not.toMatch(/oomguard/);
+  });
+});
+
+describe('OOMGUARD_INSTRUMENTATIONS', () => {
+  it.each([
+    ['none', [], ['v8js_', 'nodejs_eventloop_', 'process_', 'system_']],
+    ['host', ['process_', 'system_'], ['v8js_', 'nodejs_eventloop_']],
+  ])('=%s leaves out the runtime or host series it does not name, and keeps the oomguard ones', async (value, kept, gone) => {
+    const port = await freePort();
+    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
+    children.push(child);
+    await child.waitFor('stderr', /app ready/);
+    expect(await getWhenUp(`http://127.0.0.1:${port}/metrics`), child.stderr()).toBeDefined();
+    await new Promise((r) => setTimeout(r, 500));
+    const names = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).samples.map((s) => s.name);
+    expect(names).toContain('oomguard_heap_in_use');
+    for (const prefix of kept) expect(names.some((n) => n.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of gone) expect(names.filter((n) => n.startsWith(prefix)), prefix).toEqual([]);
+    child.proc.stdin!.end();
+    expect((await child.exited).code).toBe(0);
   });
 });
 

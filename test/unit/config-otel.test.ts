@@ -1,7 +1,7 @@
 /** OpenTelemetry variables: a bad one turns that piece of telemetry off, and the guard still guards. */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
-import type { Config } from '../../src/types';
+import { DEFAULTS, loadConfig } from '../../src/config';
+import type { Config, OtlpProtocol } from '../../src/types';
 import { config, errors } from '../helpers/config';
 
 describe('OpenTelemetry variables', () => {
@@ -45,5 +45,48 @@ describe('OTLP metrics export cadence', () => {
     const r = loadConfig({ OTEL_METRIC_EXPORT_TIMEOUT: '5s' });
     expect(r.ok && r.config.otlpExport).toEqual({ intervalMs: 60_000, timeoutMs: 30_000 });
     expect(r.warnings.map((w) => w.variable)).toEqual(['OTEL_METRIC_EXPORT_TIMEOUT']);
+  });
+});
+
+describe('exporters and protocols, as the OpenTelemetry SDK reads them', () => {
+  const sig = (otlp: boolean, protocol: OtlpProtocol = 'http/protobuf', consoleOn = false) => ({ otlp, console: consoleOn, protocol });
+  it.each<[string, NodeJS.ProcessEnv, Partial<Config>]>([
+    ['nothing set: the endpoint, no push', {}, { metrics: { enabled: true, host: undefined, port: 9464 }, export: { traces: sig(false), metrics: sig(false), logs: sig(false) } }],
+    ['an endpoint: every signal over OTLP, http/protobuf', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { export: { traces: sig(true), metrics: sig(true), logs: sig(true) } }],
+    ['OTEL_METRICS_EXPORTER=none: no endpoint and no metrics push', { OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { metrics: { enabled: false, host: undefined, port: 9464 }, export: { traces: sig(true), metrics: sig(false), logs: sig(true) } }],
+    ['OTEL_TRACES_EXPORTER=none next to an endpoint', { OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { export: { traces: sig(false), metrics: sig(true), logs: sig(true) } }],
+    ['OTEL_METRICS_EXPORTER=otlp without an endpoint: the exporter default, no port', { OTEL_METRICS_EXPORTER: ' OTLP ' }, { metrics: { enabled: false, host: undefined, port: 9464 }, export: { traces: sig(false), metrics: sig(true), logs: sig(false) } }],
+    ['a list with console', { OTEL_LOGS_EXPORTER: 'otlp, console', OTEL_METRICS_EXPORTER: 'prometheus,console' }, { metrics: { enabled: true, host: undefined, port: 9464 }, export: { traces: sig(false), metrics: sig(false, 'http/protobuf', true), logs: sig(true, 'http/protobuf', true) } }],
+    ['OOMGUARD_METRICS, when set, decides the endpoint alone', { OOMGUARD_METRICS: 'prometheus', OTEL_METRICS_EXPORTER: 'none' }, { metrics: { enabled: true, host: undefined, port: 9464 } }],
+    ['a per-signal protocol over the general one', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json' }, { export: { traces: sig(true, 'grpc'), metrics: sig(true, 'grpc'), logs: sig(true, 'http/json') } }],
+    ['OTEL_SDK_DISABLED=true over all of it', { OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'console' }, { export: { traces: sig(false), metrics: sig(false), logs: sig(false) } }],
+  ])('%s', (_what, env, resolved) => {
+    const result = loadConfig(env);
+    expect(result).toMatchObject({ ok: true, warnings: [] });
+    expect(config(env)).toMatchObject(resolved);
+  });
+
+  it('keeps OTLP off with start({ otlp: false }), whatever the exporter variables say', () => {
+    const result = loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { otlp: false });
+    expect(result.ok && result.config.export.traces.otlp).toBe(false);
+  });
+
+  it.each([
+    ['OTEL_TRACES_EXPORTER', 'zipkin', '"zipkin" is not a trace exporter the agent has'],
+    ['OTEL_METRICS_EXPORTER', 'none,otlp', 'none cannot be combined'],
+    ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc/protobuf', 'this is not an OTLP protocol'],
+    ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'thrift', 'this is not an OTLP protocol'],
+  ])('%s=%s is a warning naming it, and the default stays', (variable, value, message) => {
+    const result = loadConfig({ [variable]: value });
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toMatchObject([{ variable, value, severity: 'warning' }]);
+    expect(result.warnings[0]!.message).toContain(message);
+    expect(config({ [variable]: value })).toMatchObject({ export: DEFAULTS.export, metrics: DEFAULTS.metrics });
+  });
+
+  it('reads OOMGUARD_INSTRUMENTATIONS, and refuses a name it does not know', () => {
+    expect(config({ OOMGUARD_INSTRUMENTATIONS: 'none' }).instrumentations).toEqual([]);
+    expect(config({ OOMGUARD_INSTRUMENTATIONS: 'Host' }).instrumentations).toEqual(['host']);
+    expect(errors({ OOMGUARD_INSTRUMENTATIONS: 'runtime,gc' })).toMatchObject([{ variable: 'OOMGUARD_INSTRUMENTATIONS', value: 'runtime,gc' }]);
   });
 });

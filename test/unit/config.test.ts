@@ -25,9 +25,17 @@ describe('defaults', () => {
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      native: 'auto',
+      nativeReserveBytes: 64 * 1024 * 1024,
       heapSampling: 'warn',
       profileDir: undefined,
       terminationLog: '/dev/termination-log',
+      export: {
+        traces: { otlp: false, console: false, protocol: 'http/protobuf' },
+        metrics: { otlp: false, console: false, protocol: 'http/protobuf' },
+        logs: { otlp: false, console: false, protocol: 'http/protobuf' },
+      },
+      instrumentations: ['runtime', 'host'],
     });
   });
 

@@ -152,6 +152,26 @@ describe('Shutdown', () => {
     expect(lines.at(-1)).toMatch(/memory is still rising; exiting now with code 3 \(unfinished hooks: "slowFlush"\)/);
   });
 
+  it('is running from the first line of run(): a hook, which starts synchronously inside it, already sees it', () => {
+    const { deps } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    const seen: boolean[] = [];
+    s.add(() => void seen.push(s.running));
+    expect(s.running).toBe(false);
+    void s.run(event, { exitCode: 2, timeoutMs: 100, action: 'exit' });
+    expect(seen).toEqual([true]);
+  });
+
+  it('abort() from inside a hook names the hooks still running, not a synchronous one that has already returned', async () => {
+    const { deps, lines, exitedP } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(() => undefined, { name: 'writeMarker' });
+    s.add(() => s.abort('the V8 heap reached its limit during the shutdown'), { name: 'runaway' });
+    void s.run(event, { exitCode: 2, timeoutMs: 5000, action: 'exit' });
+    expect(await exitedP).toBe(2);
+    expect(lines.at(-1)).toMatch(/exiting now with code 2 \(unfinished hooks: "runaway"\)$/);
+  });
+
   it('removes a hook with the function add() returned', async () => {
     const { deps } = fakeDeps();
     const s = new Shutdown(deps, parse);
