@@ -109,8 +109,13 @@ export class Agent {
       sample: () => this.#sampler.sample(),
       evaluate: this.#observe?.evaluate,
       onEvaluation: (reading, evaluation) => {
-        this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
-        if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
+        // Once shutting down, the snapshot stays the reading the guard acted on, so the final
+        // export reports it; the checks that run during the shutdown (the evidence's GC starts
+        // one) only look for an emergency.
+        if (this.#snapshot?.state !== 'shutdown' || this.#observe) {
+          this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+          if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
+        }
         this.#native?.setMemoryLimit(reading.memoryLimit);
         // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
         if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);

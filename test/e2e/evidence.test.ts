@@ -119,7 +119,9 @@ describe('the shutdown says where the memory went', () => {
     for (const site of evidence.topSites) expect(site.file.startsWith(join(__dirname, '..', '..', 'dist'))).toBe(false);
 
     // The human line on stderr, from process.emitWarning.
-    expect(r.stderr).toMatch(/Warning: memory pressure: heap .*; shutting down \(pressure [\d.]+\); top allocation site: retainSessions \(/);
+    expect(r.stderr.match(/^.*Warning: memory pressure: .*shutting down.*$/m)?.[0], why(r)).toMatch(
+      /Warning: memory pressure: heap .*; shutting down \(pressure [\d.]+\); top allocation site: retainSessions \(/,
+    );
 
     const span = rx.spans.find((s) => s.name === 'oomguard.shutdown');
     expect(span, `spans: ${JSON.stringify(rx.spans)}\n${why(r)}`).toBeDefined();
