@@ -75,7 +75,7 @@ export interface StartOptions {
   metricsPort?: number | string;
   /** `OOMGUARD_LOG_LEVEL` (else `OTEL_LOG_LEVEL`), default `'error'`: which agent diagnostics reach stderr. */
   logLevel?: LogLevel;
-  /** Push over OTLP/HTTP; default: on when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set; false ignores them. */
+  /** Push over OTLP; default: on when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set; false ignores them. */
   otlp?: boolean;
   /** `OTEL_SDK_DISABLED`, default false; true: no telemetry at all, the guard still guards. */
   sdkDisabled?: boolean | string;
@@ -288,7 +288,7 @@ const ROWS = {
     alsoVariables: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'],
     telemetry: 'OTLP stays off',
     forms: 'an `http://` or `https://` URL; the option is a boolean',
-    doc: "push the warning/shutdown event, span and metrics over OTLP/HTTP when any endpoint is set; `otlp: true` without one uses the exporters' default `http://localhost:4318`, `otlp: false` ignores the variables",
+    doc: "push the warning/shutdown event, span and metrics over OTLP (in `otlpProtocol`) when any endpoint is set; `otlp: true` without one uses the exporters' default (`http://localhost:4318`, or `:4317` for grpc), `otlp: false` ignores the variables and the exporter settings below",
   },
   logLevel: {
     variable: 'OOMGUARD_LOG_LEVEL',
