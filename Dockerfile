@@ -29,8 +29,8 @@ COPY demo ./demo
 RUN install -d -o node -g node -m 0755 /srv/data
 ENV DEMO_LOG=/srv/data/requests.log
 USER node
-# 9464: the agent's Prometheus endpoint; 3000: the demo's HTTP port.
-EXPOSE 3000 9464
+# 9465: the agent's Prometheus endpoint; 3000: the demo's HTTP port.
+EXPOSE 3000 9465
 # Healthy once the guard has taken a reading and is not shutting down (not just "port open").
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 CMD ["node", "demo/healthcheck.mjs"]
 CMD ["node", "--require", "oomguard/register", "demo/app.mjs"]

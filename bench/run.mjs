@@ -1,8 +1,9 @@
-// The benchmarks, in one command: `npm run bench` (full, ~25 min on 2 busy cores) or
-// `npm run bench -- --quick` (a few minutes). Writes BENCHMARKS.md at the repository root (or --out <file>).
+// The benchmarks, in one command: `npm run bench` (full, about 40 minutes on 2 busy cores, most of
+// it instruction counts under callgrind) or `npm run bench -- --quick` (a few minutes, no
+// instruction counts). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads, no instruction counts
-//   --only a,b         run only these figures (tick, scrape, load, startup, footprint, overhead,
-//                      survival, latency, container)
+//   --only a,b         run only these figures (tick, scrape, load, startup, survival, latency,
+//                      native, evidence, majors, host, footprint, overhead, container)
 //   --out <file>       where to write the markdown (default BENCHMARKS.md)
 // The machine is shared and noisy: every figure alternates A/B runs and reports medians with
 // their spread, and ratios to the peers measured in the same run.
@@ -19,6 +20,10 @@ import { footprint } from './figures/footprint.mjs';
 import { overhead } from './figures/overhead.mjs';
 import { survival } from './figures/survival.mjs';
 import { latency } from './figures/latency.mjs';
+import { native } from './figures/native.mjs';
+import { evidence } from './figures/evidence.mjs';
+import { majors } from './figures/majors.mjs';
+import { host } from './figures/host.mjs';
 import { container } from './figures/container.mjs';
 
 const FIGURES = [
@@ -26,11 +31,15 @@ const FIGURES = [
   ['scrape', '2. Scrape cost', scrape],
   ['load', '3. Application overhead (throughput)', load],
   ['startup', '4. Start-up cost, per Node major', startup],
-  ['footprint', '5. Footprint, per Node major', footprint],
-  ['overhead', "6. The agent's own CPU time", overhead],
-  ['survival', '7. Survival', survival],
-  ['latency', '8. Detection latency', latency],
-  ['container', "9. A container's day: npm, a build and the app under NODE_OPTIONS", container],
+  ['survival', '5. Survival', survival],
+  ['latency', '6. Detection latency', latency],
+  ['native', '7. Native part cost', native],
+  ['evidence', '8. Leak evidence', evidence],
+  ['majors', '9. Major-GC detection in a GC-heavy app', majors],
+  ['host', '10. Host costs', host],
+  ['footprint', '11. Footprint, per Node major', footprint],
+  ['overhead', "12. The agent's own CPU time", overhead],
+  ['container', "13. A container's day: npm, a build and the app under NODE_OPTIONS", container],
 ];
 
 function parseArgs(argv) {
@@ -80,7 +89,7 @@ const md = [
   '',
   `- Date: ${new Date(started).toISOString()}; took ${((Date.now() - started) / 1000).toFixed(0)} s`,
   `- Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}; shared with other work while it ran, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end (noisy: read the ratios, the paired differences and the instruction counts, not the absolute times)`,
-  `- Node ${process.version} (V8 ${process.versions.v8}) for every child unless a figure says otherwise (figures 4 and 5 run on every supported major: ${nodeMajors().map((n) => n.version).join(', ')})`,
+  `- Node ${process.version} (V8 ${process.versions.v8}) for every child unless a figure says otherwise (figures 4 and 11 run on every supported major: ${nodeMajors().map((n) => n.version).join(', ')})`,
   `- Peers: **none** (no preload), **prom-client** 15 (\`collectDefaultMetrics()\` served on \`/metrics\`, bench/peers/prom-client.cjs), **otel-sdk** (\`@opentelemetry/sdk-node\` + \`instrumentation-runtime-node\` + \`instrumentation-host-metrics\` + \`exporter-prometheus\`, bench/peers/otel-sdk.cjs)`,
   '- Spread: `median (min-max)` over the runs; ratios are taken per pair of alternated runs, then summarised the same way.',
   '',

@@ -4,8 +4,8 @@
 // first tick and when the guard is not loaded); 0 (ok) and 1 (warn) are healthy, 2 (shutting
 // down) is not. Exit 0 healthy, 1 not, with one line saying why.
 //
-//   node demo/healthcheck.mjs      (reads OTEL_EXPORTER_PROMETHEUS_PORT, default 9464)
-const port = process.env.OTEL_EXPORTER_PROMETHEUS_PORT || '9464';
+//   node demo/healthcheck.mjs      (reads OOMGUARD_METRICS_PORT, default 9465)
+const port = process.env.OOMGUARD_METRICS_PORT || '9465';
 const url = `http://127.0.0.1:${port}/metrics`;
 
 function verdict(text) {

@@ -4,9 +4,9 @@
 // towards the shutdown line slowly enough for the production alert rules (pressure > 0.8 and
 // rising for 5 minutes) to fire before the guard acts. It keeps going across the app's restarts.
 //
-//   TARGET_URL=http://app:3000 METRICS_URL=http://app:9464/metrics node demo/load.mjs
+//   TARGET_URL=http://app:3000 METRICS_URL=http://app:9465/metrics node demo/load.mjs
 const target = process.env.TARGET_URL ?? 'http://app:3000';
-const metricsUrl = process.env.METRICS_URL ?? 'http://app:9464/metrics';
+const metricsUrl = process.env.METRICS_URL ?? 'http://app:9465/metrics';
 const fastRps = Number(process.env.LOAD_FAST_RPS ?? 40);
 const slowRps = Number(process.env.LOAD_SLOW_RPS ?? 0.5);
 const slowFrom = Number(process.env.LOAD_SLOW_FROM ?? 0.7);

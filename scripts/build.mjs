@@ -13,15 +13,17 @@
 // loop). Each bundle leaves the others, and every package, to `require` at run time, so a
 // module whose identity matters (the `OomguardConfigError` class in config.js, the slot in
 // api.js) exists once. What stays as tsc wrote it: index.js and the .mjs entries (a few lines),
-// cli.js, and the types.
+// cli.js, telemetry/ (its bundle is an extra file) and the types.
 //
-// telemetry/index.js is a bundle too, with the OpenTelemetry SDK packages in it (their ESM
-// builds, so unused exports are left out: 330 KB instead of ~200 files and 1.2 MB): loading
-// telemetry then takes ~9 MiB less RSS and half the CPU (BENCHMARKS.md, figure 5). Left outside:
-// `@opentelemetry/api` (the app and the agent must share its one global registry) and any
-// package not listed in BUNDLED_PACKAGES (a new dependency stays a plain `require` until it is
-// listed). The licences of
-// what is bundled go to dist/THIRD-PARTY-NOTICES.md.
+// telemetry/bundle.js is telemetry/ with the OpenTelemetry SDK packages in it (their ESM builds,
+// so unused exports are left out: ~400 KB instead of ~200 files and 1.2 MB): loading telemetry
+// then takes ~9 MiB less RSS and half the CPU (BENCHMARKS.md, figure 11). The agent loads it
+// unless OTLP is on (agent.ts, telemetryModule): the OTLP exporters are chosen by protocol at
+// run time, as packages with their own copy of the SDK, so then telemetry/index.js (tsc's) loads
+// the SDK as packages too, once. Left outside the bundle: `@opentelemetry/api` (the app and the
+// agent must share its one global registry) and any package not listed in BUNDLED_PACKAGES (a
+// new dependency stays a plain `require` until it is listed). The licences of what is bundled go
+// to dist/THIRD-PARTY-NOTICES.md.
 //
 // tsc writes into a fresh directory that then replaces dist/ in one rename, so a test run (or a
 // running demo) never sees a half-built or missing dist/.
@@ -39,14 +41,14 @@ const old = join(root, `.dist-old-${process.pid}`);
 /** Each bundle: its entry, and the relative imports it leaves to run time (other bundles, lazy loads). */
 const BUNDLES = [
   { entry: 'register', separate: ['./api', './config'] },
-  { entry: 'api', separate: ['./config', './guard', './telemetry', './units', '../package.json'] },
+  { entry: 'api', separate: ['./config', './guard', './telemetry', './telemetry/bundle', './telemetry/gauges', './semconv', './units', '../package.json'] },
   { entry: 'config', separate: [] },
   { entry: 'guard', separate: ['./telemetry'] },
 ];
 
 /**
- * Packages bundled into telemetry/index.js: the OpenTelemetry SDK the agent loads and what they
- * import. Everything else stays a `require()` of node_modules.
+ * Packages bundled into telemetry/bundle.js: the OpenTelemetry SDK the agent loads without OTLP
+ * and what they import. Everything else stays a `require()` of node_modules.
  */
 const BUNDLED_PACKAGES = new Set([
   '@opentelemetry/core',
@@ -56,11 +58,6 @@ const BUNDLED_PACKAGES = new Set([
   '@opentelemetry/sdk-trace',
   '@opentelemetry/sdk-logs',
   '@opentelemetry/exporter-prometheus',
-  '@opentelemetry/exporter-metrics-otlp-http',
-  '@opentelemetry/exporter-trace-otlp-http',
-  '@opentelemetry/exporter-logs-otlp-http',
-  '@opentelemetry/otlp-exporter-base',
-  '@opentelemetry/otlp-transformer',
   '@opentelemetry/instrumentation',
   '@opentelemetry/instrumentation-runtime-node',
   '@opentelemetry/instrumentation-host-metrics',
@@ -107,7 +104,7 @@ function writeNotices(metafile) {
     const notice = existsSync(join(dir, 'NOTICE')) ? readFileSync(join(dir, 'NOTICE'), 'utf8').trim() : undefined;
     packages.set(m[1], { version: pkg.version, licence: pkg.license, text: licenceFile ? readFileSync(licenceFile, 'utf8').trim() : '', notice });
   }
-  const lines = ['# Third-party notices', '', 'dist/telemetry/index.js bundles these packages (scripts/build.mjs):', ''];
+  const lines = ['# Third-party notices', '', 'dist/telemetry/bundle.js bundles these packages (scripts/build.mjs):', ''];
   for (const [name, p] of [...packages].sort()) lines.push(`- ${name} ${p.version} (${p.licence})`);
   // Each licence text once, with the packages it covers.
   const byText = new Map();
@@ -117,12 +114,16 @@ function writeNotices(metafile) {
   writeFileSync(join(out, 'THIRD-PARTY-NOTICES.md'), lines.join('\n'));
 }
 
-/** An esbuild plugin: these relative imports stay `require()` calls to the file tsc wrote. */
+/**
+ * An esbuild plugin: these relative imports stay `require()` calls to the file tsc wrote. None of
+ * the package's modules does anything on import (but register.ts), so one imported for a name
+ * the bundle never uses is not required at all.
+ */
 function separate(paths) {
   return {
     name: 'separate',
     setup(build) {
-      build.onResolve({ filter: /^\.\.?\// }, (args) => (paths.includes(args.path) ? { path: args.path, external: true } : undefined));
+      build.onResolve({ filter: /^\.\.?\// }, (args) => (paths.includes(args.path) ? { path: args.path, external: true, sideEffects: false } : undefined));
     },
   };
 }
@@ -150,8 +151,7 @@ async function bundle() {
   }
   const telemetry = await esbuild.build({
     entryPoints: [join(root, 'src', 'telemetry', 'index.ts')],
-    outfile: join(out, 'telemetry', 'index.js'),
-    allowOverwrite: true,
+    outfile: join(out, 'telemetry', 'bundle.js'),
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -161,7 +161,7 @@ async function bundle() {
     minifySyntax: true,
     legalComments: 'none',
     metafile: true,
-    banner: { js: '// oomguard: src/telemetry/ and the OpenTelemetry SDK packages it loads, bundled by scripts/build.mjs; their licences are in dist/THIRD-PARTY-NOTICES.md.' },
+    banner: { js: '// oomguard: src/telemetry/ and the OpenTelemetry SDK packages it loads without OTLP, bundled by scripts/build.mjs; their licences are in dist/THIRD-PARTY-NOTICES.md.' },
     logLevel: 'warning',
   });
   writeNotices(telemetry.metafile);

@@ -6,16 +6,19 @@
  * of them, most of which never need a guard. Hence three steps, each paid only by the processes
  * that get there:
  *
- * 1. `start()`, in the preload: nothing but two unref'd timers and the parent mark.
- * 2. The first turn of the event loop (or the first `status()`/`reading()`): the guard itself
- *    (guard.ts: heap budget, cgroup, sampler, watcher, GC tracker; one more module) is loaded and
- *    armed, and takes its first reading. A process that ends without turning its event loop
- *    (`node -e 0`, a synchronous CLI) never loads it, and could not have been helped by it: the
- *    guard acts from timers and GC callbacks, which only run on a turning loop.
+ * 1. `start()`, in the preload: two unref'd timers, the parent mark, and what can only be done
+ *    before the app's first line: the native part's near-heap-limit callback (a runaway in the
+ *    main module itself ends in it) and the GC function of the guard's own (V8 flags must not
+ *    change once workers may exist; gc.ts).
+ * 2. The first turn of the event loop (or the first `status()`/`reading()`, or a callback of the
+ *    native part): the guard itself (guard.ts: heap budget, cgroup, sampler, watcher, GC
+ *    tracker, events; one more module) is loaded and armed, and takes its first reading. A
+ *    process that ends without turning its event loop (`node -e 0`, a synchronous CLI) never
+ *    loads it: the guard acts from timers and GC callbacks, which only run on a turning loop.
  * 3. `telemetryDelayMs` later (default 5 s, `OOMGUARD_TELEMETRY_DELAY`), or at the first warning,
- *    whichever comes first: telemetry (the OTel SDK, exporters, the `/metrics` server: ~200
- *    modules, 100-400 ms of loading and most of the agent's memory). A process that ends sooner
- *    would not have been scraped anyway: Prometheus scrapes every 15-60 s.
+ *    whichever comes first: telemetry (the OTel SDK, exporters, the `/metrics` server: 100-400 ms
+ *    of loading and most of the agent's memory). A process that ends sooner would not have been
+ *    scraped anyway: Prometheus scrapes every 15-60 s.
  *
  * Every timer here is unref'd: none of them ever keeps a process alive or delays its exit.
  */
@@ -26,14 +29,43 @@ import type { MemoryLimit } from './sampler';
 import type { PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
 import type { Guard } from './guard';
+import type { AgentLog } from './log';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
+import { exposedGc, majorGcTrigger } from './gc';
+import { NativeGuard } from './native-guard';
+import { normalizeLimit } from './cgroup';
+import { safe } from './safely';
+
+/**
+ * Telemetry's code. The build bundles the OpenTelemetry SDK with it into one file
+ * (dist/telemetry/bundle.js, scripts/build.mjs): it loads in about half the CPU time and ~9 MiB
+ * less RSS than the SDK's ~200 files (BENCHMARKS.md, figure 11). The OTLP exporters are chosen
+ * by protocol at run time and come as packages that bring their own copy of the SDK, so with
+ * OTLP on the SDK is loaded as packages too, once (dist/telemetry/index.js).
+ */
+function telemetryModule(config: Config): typeof import('./telemetry') {
+  const otlp = config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
+  if (!otlp) {
+    try {
+      return require('./telemetry/bundle') as typeof import('./telemetry');
+    } catch {
+      // A build without the bundle (the sources run directly): the packages.
+    }
+  }
+  return require('./telemetry') as typeof import('./telemetry');
+}
 
 export interface AgentDeps {
-  /** Where the agent's own lines go (stderr by default, written synchronously). */
-  log: (line: string) => void;
+  /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
+  log: AgentLog;
   shutdown: Shutdown;
   listeners: Set<PressureListener>;
+  /**
+   * Started by the preload, before the app's first line: only then may the guard obtain a GC
+   * function of its own (gc.ts, `majorGcTrigger`); later it uses the app's `gc`, if any.
+   */
+  preloaded?: boolean;
 }
 
 export class Agent {
@@ -49,6 +81,10 @@ export class Agent {
   readonly #parentPid: string | undefined;
   /** A launcher (npm, a cluster primary) leaves the container's memory and the port to the app (launcher.ts). */
   readonly #role: ProcessRole;
+  /** The guard's own major GC, obtained in the preload or never (see `AgentDeps.preloaded`). */
+  #forceGc: (() => void) | undefined;
+  /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
+  #native: NativeGuard | undefined;
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
@@ -85,24 +121,27 @@ export class Agent {
     // same metrics port: the mark tells their telemetry that this is expected (parent.ts). A
     // package manager leaves the port to the app it starts, so it does not claim to hold it.
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
+    // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
+    // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
+    // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24
+    // and 26, medians under load: BENCHMARKS.md).
+    const wantsGc = this.config.heapThreshold.kind !== 'off';
+    this.#forceGc = this.#deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
+    this.#native = this.#startNative();
     if (this.config.heapThreshold.kind === 'bytes' || this.config.rssThreshold.kind === 'bytes') {
       // Whether a size can ever be reached depends on the heap budget and the memory limit, and
       // the operator should read it with the other configuration lines, before the app's first
       // line (guard.ts): such a configuration arms the guard right away.
       this.#armed();
-      return this.#scheduleTelemetry();
+    } else {
+      // A 0 ms timer runs on the first turn of the loop after the main module; an unref'd
+      // setImmediate could wait for the next timer or I/O event (guard.ts, promptClock).
+      this.#armTimer = setTimeout(() => {
+        this.#armTimer = undefined;
+        this.#armed();
+      }, 0);
+      this.#armTimer.unref();
     }
-    // A 0 ms timer runs on the first turn of the loop after the main module; an unref'd
-    // setImmediate could wait for the next timer or I/O event (guard.ts, promptClock).
-    this.#armTimer = setTimeout(() => {
-      this.#armTimer = undefined;
-      this.#armed();
-    }, 0);
-    this.#armTimer.unref();
-    this.#scheduleTelemetry();
-  }
-
-  #scheduleTelemetry(): void {
     if (this.config.sdkDisabled) return;
     this.#telemetryTimer = setTimeout(() => void this.#ensureTelemetry(), this.config.telemetryDelayMs);
     this.#telemetryTimer.unref();
@@ -113,6 +152,8 @@ export class Agent {
     if (this.#armTimer) clearTimeout(this.#armTimer);
     this.#armTimer = undefined;
     this.#guard?.stop();
+    this.#native?.stop();
+    this.#native = undefined;
     this.#role.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearTimeout(this.#telemetryTimer);
@@ -126,10 +167,37 @@ export class Agent {
   #armed(): Guard {
     if (!this.#guard) {
       const { Guard } = require('./guard') as typeof import('./guard');
-      this.#guard = new Guard(this.config, { ...this.#deps, role: this.#role, telemetry: () => this.#ensureTelemetry() });
+      this.#guard = new Guard(this.config, {
+        ...this.#deps,
+        role: this.#role,
+        forceGc: this.#forceGc,
+        native: this.#native,
+        telemetry: () => this.#ensureTelemetry(),
+      });
       if (!this.#stopped) this.#guard.start();
     }
     return this.#guard;
+  }
+
+  /**
+   * The native part, installed in the preload so that a runaway in the main module ends in its
+   * near-heap-limit callback; its callbacks arm the guard if it is not yet. Until the guard reads
+   * the cgroup, the reserve is capped by `process.constrainedMemory()`. Without the addon (or with
+   * `OOMGUARD_NATIVE=off`) the guard runs in its JavaScript mode.
+   */
+  #startNative(): NativeGuard {
+    const constrained = typeof process.constrainedMemory === 'function' ? safe(() => process.constrainedMemory()) : undefined;
+    return NativeGuard.start({
+      config: this.config,
+      memoryLimit: normalizeLimit(constrained),
+      gc: {
+        record: (gc) => this.#armed().gcTracker.record(gc),
+        recordMajor: (sizes) => this.#armed().gcTracker.recordMajor(sizes),
+      },
+      onMajor: () => void this.#armed().check('gc'),
+      onNearLimit: (info) => this.#armed().heapLimit(info),
+      log: this.#deps.log,
+    });
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */
@@ -144,7 +212,7 @@ export class Agent {
 
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
-      const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
+      const { startTelemetry } = telemetryModule(this.config);
       // A launcher leaves the metrics port to the app it starts (launcher.ts); a cluster primary
       // that forks only later gives it up then, before its first worker is up to bind it.
       const launcher = this.#role.launcher;
@@ -153,7 +221,7 @@ export class Agent {
       if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
       return telemetry;
     } catch (err) {
-      this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`);
+      this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;
     }
   }

@@ -14,12 +14,13 @@
 import { isMainThread } from 'node:worker_threads';
 import { Agent } from './agent';
 import type { PressureListener } from './events';
-import { stderrLine } from './log';
+import { agentLog, stderrLine } from './log';
 import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
 import type { StartOptions } from './config';
 import type { Config, Reading, Snapshot } from './types';
 import type { HeapBudget } from './heap';
 import type { MemoryLimit } from './sampler';
+import type { MeterProvider } from '@opentelemetry/api';
 
 const KEY = Symbol.for('oomguard');
 
@@ -41,18 +42,23 @@ export interface Status extends Snapshot {
 interface Slot {
   readonly version: string;
   start(options?: StartOptions): GuardHandle;
-  /** Start with an already resolved configuration (the preload resolves it once). */
-  startResolved(config: Config): GuardHandle;
+  /**
+   * Start with an already resolved configuration (the preload resolves it once); `preloaded`:
+   * called by the preload itself, before the app's first line.
+   */
+  startResolved(config: Config, preloaded?: boolean): GuardHandle;
   stop(): Promise<void>;
   onShutdown(fn: ShutdownHook, options?: HookOptions): () => void;
   onPressure(fn: PressureListener): () => void;
   reading(): Readonly<Reading> | undefined;
   status(): Status | undefined;
+  publishMetrics?(meterProvider: MeterProvider): () => void;
 }
 
 function createSlot(): Slot {
   const listeners = new Set<PressureListener>();
-  const shutdown = new Shutdown(processDeps(stderrLine), hookTimeout);
+  // Shutdown lines are for the user at every level; they pass the redaction like every line.
+  const shutdown = new Shutdown(processDeps(agentLog('none')), hookTimeout);
   let agent: Agent | undefined;
 
   const handle = (config: Config | undefined): GuardHandle => ({
@@ -79,11 +85,11 @@ function createSlot(): Slot {
       if (!result.ok) throw new OomguardConfigError(result.issues);
       return slot.startResolved(result.config);
     },
-    startResolved(config) {
+    startResolved(config, preloaded = false) {
       if (!isMainThread) return handle(undefined);
       if (agent?.running) return handle(agent.config);
       if (!config.enabled) return handle(config);
-      agent = new Agent(config, { log: stderrLine, shutdown, listeners });
+      agent = new Agent(config, { log: agentLog(config.logLevel), shutdown, listeners, preloaded });
       agent.start();
       return handle(agent.config);
     },
@@ -101,6 +107,14 @@ function createSlot(): Slot {
       };
     },
     reading: () => agent?.snapshot()?.reading,
+    publishMetrics(meterProvider) {
+      if (typeof meterProvider?.getMeter !== 'function') {
+        throw new TypeError(`oomguard: publishMetrics(meterProvider) expects an OpenTelemetry MeterProvider, got ${typeof meterProvider}`);
+      }
+      const { registerGauges } = require('./telemetry/gauges') as typeof import('./telemetry/gauges');
+      const { SCOPE_NAME } = require('./semconv') as typeof import('./semconv');
+      return registerGauges(meterProvider.getMeter(SCOPE_NAME, slot.version), { latest: () => agent?.snapshot() });
+    },
     status() {
       const snap = agent?.snapshot();
       if (!agent || !snap) return undefined;
@@ -154,6 +168,19 @@ export function onShutdown(fn: ShutdownHook, options?: HookOptions): () => void 
  */
 export function onPressure(fn: PressureListener): () => void {
   return slot().onPressure(fn);
+}
+
+/**
+ * Publish the guard's gauges (`oomguard.*`) through an OpenTelemetry MeterProvider of the app's
+ * own, so they leave with the app's metrics, on its endpoint or its OTLP push. They report the
+ * running guard's last reading, whenever the guard runs. Returns a function that removes them.
+ * Combine with `OOMGUARD_METRICS=none` (or `start({ metrics: 'none' })`) for no endpoint of the
+ * guard's own; `OOMGUARD_METRICS=global` does the same with the app's global provider.
+ */
+export function publishMetrics(meterProvider: MeterProvider): () => void {
+  const s = slot();
+  if (!s.publishMetrics) throw new Error('oomguard: the running guard comes from an older copy of oomguard without publishMetrics()');
+  return s.publishMetrics(meterProvider);
 }
 
 /** The reading the policy last decided on (no new sample is taken), or undefined if not running. */

@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
-import { loadConfig, formatIssue } from './config';
+import { loadConfig, formatIssue, DEFAULTS } from './config';
 import { processHeapBudget } from './heap';
 import { openCgroup } from './cgroup';
 import { readMemoryLimit } from './sampler';
@@ -18,6 +18,8 @@ import { resolveThresholds } from './policy';
 import { formatBytes } from './units';
 import { FORMS, OPTIONS, type OptionSpec } from './options';
 import { optionsJsonSchema } from './schema';
+import { loadNative, type NativeStatus } from './native';
+import { redactUrl } from './redact';
 import type { Config, Reading } from './types';
 
 const USAGE = `usage: oomguard doctor [--json] [-- <node flags>]
@@ -42,7 +44,23 @@ export interface DoctorReport {
   memoryLimit: { bytes: number | undefined; source: string; from?: string };
   cgroup: { version: 1 | 2; dir: string } | undefined;
   thresholds?: ReturnType<typeof resolveThresholds>;
+  /** Whether the native part (V8's near-heap-limit and major-GC callbacks) would be active here, and why (not). */
+  native: NativeStatus & { reserveBytes: number };
+  /** The OTLP endpoint variables that are set, each shown without user information, query or headers. */
+  otlpEndpoints: Record<string, string>;
   warnings: string[];
+}
+
+/** The OTLP endpoint variables doctor shows (redacted: they often carry credentials). */
+const OTLP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_ENDPOINT', ...(OPTIONS.find((o) => o.option === 'otlp')?.alsoVariables ?? [])];
+
+function otlpEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const variable of OTLP_ENDPOINT_VARIABLES) {
+    const value = env[variable];
+    if (value !== undefined && value.trim() !== '') shown[variable] = redactUrl(value);
+  }
+  return shown;
 }
 
 export function doctor(): DoctorReport {
@@ -53,6 +71,8 @@ export function doctor(): DoctorReport {
   const cgroup = openCgroup();
   const constrained = typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined;
   const limit = readMemoryLimit(cgroup, constrained);
+  const settings = result.ok ? result.config : DEFAULTS;
+  const { binding: _binding, ...native } = loadNative(settings.native);
   const report: DoctorReport = {
     ok: result.ok,
     node: process.version,
@@ -61,6 +81,8 @@ export function doctor(): DoctorReport {
     heap: { limit: heap.heap_size_limit, budget: budget.bytes, budgetSource: budget.source },
     memoryLimit: limit,
     cgroup: cgroup ? { version: cgroup.version, dir: cgroup.dir } : undefined,
+    native: { ...native, reserveBytes: settings.nativeReserveBytes },
+    otlpEndpoints: otlpEndpoints(process.env),
     warnings,
   };
   cgroup?.close?.();
@@ -105,11 +127,18 @@ function configLines(r: DoctorReport): string[] {
   if (!r.config || !r.thresholds) return [];
   const resolved = { ...r, config: r.config, thresholds: r.thresholds };
   const c = r.config;
-  const endpoint = c.sdkDisabled ? 'off (OTEL_SDK_DISABLED)' : c.metrics.enabled ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics` : 'off';
+  const endpoint = c.sdkDisabled
+    ? 'off (OTEL_SDK_DISABLED)'
+    : c.metrics.enabled
+      ? `http://${c.metrics.host ?? '0.0.0.0'}:${c.metrics.port}/metrics${c.metrics.host === undefined ? ' (all interfaces; OOMGUARD_METRICS_HOST=127.0.0.1 keeps it local)' : ''}`
+      : c.metrics.mode === 'global'
+        ? "none: the gauges go on the app's global MeterProvider"
+        : 'off';
   return [
     'configuration  [where each came from]:',
     ...OPTIONS.map((spec) => `  ${label(spec.option)}${resolvedValue(spec, resolved)}   [${r.sources?.[spec.option] ?? 'default'}]`),
     `  ${label('metricsEndpoint')}${endpoint}`,
+    ...Object.entries(r.otlpEndpoints).map(([variable, url]) => `  ${label('otlpEndpoint')}${url}   [${variable}]`),
   ];
 }
 
@@ -130,6 +159,11 @@ export function formatReport(r: DoctorReport): string {
       : `  memory limit       ${formatBytes(r.memoryLimit.bytes)}   (${r.memoryLimit.source}${r.memoryLimit.from ? `: ${r.memoryLimit.from}` : ''})`,
   );
   lines.push(`  cgroup             ${r.cgroup ? `v${r.cgroup.version} ${r.cgroup.dir}` : 'none found'}`);
+  lines.push(
+    r.native.active
+      ? `  native part        active, reserve ${formatBytes(r.native.reserveBytes)}   (${r.native.reason})`
+      : `  native part        not active: JavaScript mode   (${r.native.reason})`,
+  );
   if (r.warnings.length) {
     lines.push('', 'warnings:');
     for (const w of r.warnings) lines.push(`  ! ${w}`);

@@ -13,11 +13,13 @@
 
 import type { Config, ThresholdSpec } from './types';
 import { formatDuration, formatThreshold } from './units';
-import { parseHttpUrl } from './parsers';
+import { parseHeaders, parseHttpUrl, parseLogLevel } from './parsers';
+import { readExporters } from './otel-env';
 import { KNOWN_OOMGUARD_VARIABLES, OPTION, OPTION_NAMES, type StartOptions } from './options';
 import { unknownOptions, unknownVariables } from './did-you-mean';
 import { checkOptions } from './schema';
 import { Reader, showValue, type ConfigIssue, type ConfigSource, type Picked, type Severity } from './reader';
+import type { LogLevel } from './log';
 import { DEFAULTS, DEFAULT_METRICS_PORT, MIN_POLL_INTERVAL_MS } from './defaults';
 
 export type { StartOptions } from './options';
@@ -66,7 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     for (const name of OPTION_NAMES) reader.sources[name] ??= 'default';
     return { ok: true, config: Object.freeze({ ...DEFAULTS, enabled: false, strict }), warnings: reader.warnings, sources: reader.sources };
   }
-  reader.warnings.push(...unknownVariables(env, KNOWN_OOMGUARD_VARIABLES), ...unknownOptions(given, OPTION_NAMES, showValue));
+  reader.warnings.push(...unknownVariables(env, KNOWN_OOMGUARD_VARIABLES), ...unknownOptions(given, OPTION_NAMES));
 
   const heap = readThresholdPair(reader, 'heap');
   const rss = readThresholdPair(reader, 'rss');
@@ -75,8 +77,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const shutdownTimeoutMs = reader.read('shutdownTimeout', DEFAULTS.shutdownTimeoutMs);
   const exitCode = reader.read('exitCode', DEFAULTS.exitCode);
   const action = reader.read('action', DEFAULTS.action);
+  const native = reader.read('native', DEFAULTS.native);
   const telemetryDelayMs = reader.read('telemetryDelay', DEFAULTS.telemetryDelayMs);
+  const nativeReserveBytes = reader.read('nativeReserve', DEFAULTS.nativeReserveBytes);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
+  const evidence = readEvidence(reader);
+  const instrumentations = reader.read('instrumentations', DEFAULTS.instrumentations);
+  const logLevel = readLogLevel(reader, env, strict ? 'error' : 'warning');
   if (reader.errors.length > 0) return { ok: false, issues: reader.errors, warnings: reader.warnings, strict };
 
   const config: Config = Object.freeze({
@@ -91,8 +98,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     exitCode,
     action,
     ...telemetry,
+    logLevel,
     otlpExport: resolveOtlpExport(env, reader.warnings),
+    native,
+    nativeReserveBytes,
     telemetryDelayMs,
+    ...evidence,
+    instrumentations: Object.freeze([...instrumentations]),
   });
   return { ok: true, config, warnings: reader.warnings, sources: reader.sources };
 }
@@ -180,22 +192,62 @@ function readPollInterval(reader: Reader): number {
  * still guards (`severity` is `error` under `OOMGUARD_STRICT`). With the SDK disabled there is
  * no telemetry at all: no endpoint, no OTLP.
  */
-function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): Pick<Config, 'metrics' | 'otlp' | 'sdkDisabled'> {
-  const serve = reader.read('metrics', DEFAULTS.metrics.enabled);
+function readTelemetry(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): Pick<Config, 'metrics' | 'otlp' | 'sdkDisabled' | 'export'> {
+  const servePick = reader.pick('metrics');
+  const wanted = reader.value(servePick, DEFAULTS.metrics.mode);
   const host = reader.readTelemetry<string | undefined>('metricsHost', undefined, severity);
   const port = reader.readTelemetry('metricsPort', DEFAULT_METRICS_PORT, severity);
   const otlp = readOtlp(reader, env, severity);
   const sdkDisabled = readSdkDisabled(reader, severity);
+  const signals = readExporters(reader, env, severity, otlp && !sdkDisabled, reader.hasOption('otlp') && !otlp);
+  // OOMGUARD_METRICS, the agent's own switch, decides where the gauges go when it is set;
+  // otherwise OTEL_METRICS_EXPORTER does, as it does for the SDK (`none`: no endpoint).
+  const chosen = servePick.source === 'default' ? (signals.prometheus ? 'prometheus' : 'none') : wanted;
+  const refused = chosen === 'prometheus' && (host.refused || port.refused);
+  const mode = sdkDisabled || refused ? 'none' : chosen;
+  const requested = reader.sources.metricsHost !== 'default' || reader.sources.metricsPort !== 'default';
   return {
-    metrics: Object.freeze({ enabled: serve && !sdkDisabled && !host.refused && !port.refused, host: host.value, port: port.value }),
+    metrics: Object.freeze({ enabled: mode === 'prometheus', mode, host: host.value, port: port.value, requested }),
     otlp: otlp && !sdkDisabled,
     sdkDisabled,
+    export: sdkDisabled ? DEFAULTS.export : signals.export,
+  };
+}
+
+/** Where the memory went: heap sampling, the profile directory, the termination message file. */
+function readEvidence(reader: Reader): Pick<Config, 'heapSampling' | 'profileDir' | 'terminationLog'> {
+  return {
+    heapSampling: reader.read('heapSampling', DEFAULTS.heapSampling),
+    profileDir: reader.read('profileDir', DEFAULTS.profileDir),
+    terminationLog: reader.read('terminationLog', DEFAULTS.terminationLog),
   };
 }
 
 /**
+ * `OOMGUARD_LOG_LEVEL`, else `OTEL_LOG_LEVEL` (the OpenTelemetry variable for the same thing,
+ * which an operator may have set for the whole process), else `error`. A bad value keeps the
+ * default with a warning.
+ */
+function readLogLevel(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): LogLevel {
+  const own = reader.pick('logLevel');
+  if (own.source !== 'default') return reader.value(own, DEFAULTS.logLevel, severity, 'the default level stays');
+  const otel = env.OTEL_LOG_LEVEL;
+  if (otel === undefined || otel.trim() === '') return DEFAULTS.logLevel;
+  const parsed = parseLogLevel(otel);
+  reader.sources.logLevel = 'env';
+  if (parsed.ok) return parsed.value;
+  reader.issue({ source: 'env', raw: otel, variable: 'OTEL_LOG_LEVEL' }, `${parsed.message}; the default level stays`, parsed.expected, severity);
+  return DEFAULTS.logLevel;
+}
+
+/** The OTLP headers variables; an endpoint's credentials usually sit here. */
+const OTLP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS'];
+
+/**
  * OTLP is on when `options.otlp` is true, or else when any OTLP/HTTP endpoint variable holds an
- * http(s) URL; a variable that does not is ignored with a warning.
+ * http(s) URL; a variable that does not is ignored with a warning. Endpoints and headers often
+ * carry credentials (`https://user:token@...`, `api-key=...`), so a warning about them names the
+ * variable and the expected form, never the value.
  */
 function readOtlp(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): boolean {
   const spec = OPTION.otlp;
@@ -206,10 +258,21 @@ function readOtlp(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): b
     if (value === undefined || value === '') continue;
     const url = parseHttpUrl(value);
     if (url.ok) on = true;
-    else reader.issue({ source: 'env', raw: value, variable }, `${url.message}; OTLP ignores it`, url.expected, severity);
+    else reader.issue({ source: 'env', raw: value, variable }, `${url.message}; OTLP ignores it`, url.expected, severity, true);
   }
   reader.sources.otlp = on ? 'env' : 'default';
+  if (on) checkOtlpHeaders(reader, env, severity);
   return on;
+}
+
+/** A malformed headers variable: the exporter would drop what it cannot parse without a word. */
+function checkOtlpHeaders(reader: Reader, env: NodeJS.ProcessEnv, severity: Severity): void {
+  for (const variable of OTLP_HEADER_VARIABLES) {
+    const value = env[variable];
+    if (value === undefined || value.trim() === '') continue;
+    const headers = parseHeaders(value);
+    if (!headers.ok) reader.issue({ source: 'env', raw: value, variable }, `${headers.message}; the exporter may drop them`, headers.expected, severity, true);
+  }
 }
 
 /**

@@ -1,18 +1,23 @@
 /**
  * The configuration when nothing is set, and the test that tells whether anything is.
  *
- * Its own module, importing nothing, because the preload reads it in every node process that
+ * Its own module, importing no parser, because the preload reads it in every node process that
  * `NODE_OPTIONS` reaches: where no `OOMGUARD_*` or `OTEL_*` variable is set (most of them),
  * the configuration is exactly {@link DEFAULTS} and the parsers, the option table and the
  * problem wording (config.ts and what it imports) are never loaded.
  */
 import type { Config } from './types';
+import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
 
+/**
+ * The guard's own `/metrics` port. Not 9464: that is the OpenTelemetry Prometheus exporter's
+ * default (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus),
+ * which the app itself may use, and a preload binds first: the app's exporter would lose its
+ * port. One above it, so both fit next to each other in a pod's port list.
+ */
+export const DEFAULT_METRICS_PORT = 9465;
 /** Sampling more often than this costs CPU without catching anything sooner. */
 export const MIN_POLL_INTERVAL_MS = 10;
-
-/** The Prometheus exporter's default port (https://github.com/open-telemetry/opentelemetry-js/tree/main/experimental/packages/opentelemetry-exporter-prometheus). */
-export const DEFAULT_METRICS_PORT = 9464;
 
 /**
  * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under
@@ -31,10 +36,24 @@ export const DEFAULTS: Config = Object.freeze({
   shutdownTimeoutMs: 10_000,
   exitCode: 2,
   action: 'auto',
-  metrics: Object.freeze({ enabled: true, host: undefined, port: DEFAULT_METRICS_PORT }),
+  metrics: Object.freeze({ enabled: true, mode: 'prometheus', host: undefined, port: DEFAULT_METRICS_PORT, requested: false }),
+  logLevel: 'error',
   otlp: false,
   otlpExport: Object.freeze({ intervalMs: 60_000, timeoutMs: 30_000 }),
   sdkDisabled: false,
+  native: 'auto',
+  // The shutdown (JSON line, event, hooks, telemetry flush) allocates in it. Measured on Node 24,
+  // 4 MiB already let a 64 MiB heap's runaway loops end cleanly; 64 MiB leaves hooks room to work.
+  nativeReserveBytes: 64 * 1024 * 1024,
+  heapSampling: 'warn',
+  profileDir: undefined,
+  terminationLog: DEFAULT_TERMINATION_LOG,
+  export: Object.freeze({
+    traces: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+    metrics: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+    logs: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
+  }),
+  instrumentations: Object.freeze(['runtime', 'host'] as const),
   telemetryDelayMs: 5000,
 });
 

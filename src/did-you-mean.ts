@@ -4,7 +4,9 @@
  * operator meant to change keeps its default, which is the hardest mistake to see.
  *
  * Warnings, never errors: the name may belong to a newer oomguard, and a name should not switch
- * memory protection off.
+ * memory protection off. The value is never shown: a variable oomguard does not know may be
+ * anything, a token included (`OOMGUARD_API_KEY`), and the warning goes to every process
+ * `NODE_OPTIONS` reaches.
  */
 
 import type { ConfigIssue } from './reader';
@@ -19,23 +21,24 @@ const MIN_EDITS = 2;
 export function unknownVariables(env: NodeJS.ProcessEnv, known: readonly string[]): ConfigIssue[] {
   return Object.keys(env)
     .filter((name) => name.toUpperCase().startsWith('OOMGUARD_') && !known.includes(name))
-    .map((name) => unknown(name, env[name] ?? '', closest(name.toUpperCase(), known), known, 'oomguard does not read this variable'));
+    .map((name) => unknown(name, closest(name.toUpperCase(), known), known, 'oomguard does not read this variable'));
 }
 
 /** A warning for every key of `options` that is not in `known`, with the closest option name. */
-export function unknownOptions(options: Readonly<Record<string, unknown>>, known: readonly string[], show: (value: unknown) => string): ConfigIssue[] {
+export function unknownOptions(options: Readonly<Record<string, unknown>>, known: readonly string[]): ConfigIssue[] {
   return Object.keys(options)
     .filter((name) => !known.includes(name))
-    .map((name) => unknown(`options.${name}`, show(options[name]), closest(name, known), known, 'oomguard has no such option'));
+    .map((name) => unknown(`options.${name}`, closest(name, known), known, 'oomguard has no such option'));
 }
 
-function unknown(variable: string, value: string, suggestion: string | undefined, known: readonly string[], message: string): ConfigIssue {
+function unknown(variable: string, suggestion: string | undefined, known: readonly string[], message: string): ConfigIssue {
   return {
     variable,
-    value,
+    value: '',
     expected: suggestion ?? `one of ${known.join(', ')}`,
     message: suggestion ? `${message}; did you mean ${suggestion}?` : message,
     severity: 'warning',
+    redacted: true,
   };
 }
 

@@ -8,8 +8,10 @@
  */
 import type { Config, Decision, GuardState, PressureEvent, Reading } from './types';
 import type { Evaluation } from './policy';
-import type { Shutdown } from './shutdown';
+import type { HookResult, Shutdown } from './shutdown';
 import type { TelemetryHandle } from './telemetry';
+import type { Evidence } from './evidence';
+import { headline } from './evidence/report';
 import { formatBytes } from './units';
 import { bounded, safe } from './safely';
 
@@ -21,12 +23,14 @@ export interface EventsDeps {
   /** Where the agent's own lines go (stderr, written synchronously). */
   log: (line: string) => void;
   listeners: ReadonlySet<PressureListener>;
-  shutdown: Pick<Shutdown, 'run' | 'abort'>;
+  shutdown: Pick<Shutdown, 'run' | 'abort' | 'running'>;
   /**
    * Telemetry, started now if it was not up yet (an event must not be lost to a lazy start);
    * undefined when it is off.
    */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
+  /** Where the memory went (evidence/): told of each event, asked at a shutdown. */
+  evidence?: Pick<Evidence, 'onEvent' | 'summarize' | 'persist'>;
 }
 
 const EVENT_NAME: Record<GuardState, string> = {
@@ -43,6 +47,8 @@ const LEVEL: Record<Exclude<Decision['action'], 'emergency'>, GuardState> = {
 
 export class Events {
   readonly #deps: EventsDeps;
+  /** V8 reached its heap limit and the native part raised it by the reserve (`heapLimit`). */
+  #heapLimitRaised = false;
 
   constructor(deps: EventsDeps) {
     this.#deps = deps;
@@ -52,6 +58,11 @@ export class Events {
   onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
     const deps = this.#deps;
     if (decision.action === 'emergency') {
+      // Once V8's limit was raised by the reserve, the heap's emergency line (halfway from the
+      // heap line to the original budget) lies behind the shutdown, not ahead of it: it would cut
+      // the hooks short in the room the raise gave them. The native part itself exits with the
+      // exit code if the heap reaches the raised limit.
+      if (this.#heapLimitRaised && decision.signal === 'heap') return;
       const what =
         decision.reason === 'gc-thrash-emergency'
           ? 'V8 is thrashing in GC near its limit'
@@ -59,6 +70,9 @@ export class Events {
       deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
       return;
     }
+    // The policy decides nothing but emergencies once it has shut down; a shutdown that V8's
+    // near-heap-limit callback started runs ahead of it, and is not announced a second time.
+    if (deps.shutdown.running) return;
     const event: PressureEvent = {
       level: LEVEL[decision.action],
       signal: decision.signal,
@@ -73,7 +87,32 @@ export class Events {
       this.#observed({ ...event, observed: true });
       return;
     }
+    this.#announce(event);
+  }
+
+  /**
+   * V8 reached its heap limit, and the native part raised it by the reserve and stopped the
+   * JavaScript that ran (docs/native.md): the `heap-limit` shutdown, made by `event()` on a fresh
+   * reading and announced as any other. If a shutdown is already running (its hooks filled the
+   * heap), it ends now instead.
+   */
+  heapLimit(event: () => PressureEvent): void {
+    if (this.#deps.shutdown.running) {
+      this.#deps.shutdown.abort('the V8 heap reached its limit during the shutdown');
+      return;
+    }
+    this.#heapLimitRaised = true;
+    this.#announce(event());
+  }
+
+  /** The JSON line, the listeners, the telemetry event, the warning, and for `shutdown` the shutdown. */
+  #announce(event: PressureEvent): void {
+    const deps = this.#deps;
+    const decidedAt = Date.now();
+    // Before the JSON line, so the line names the leak; bounded, and counted in the deadline.
+    if (event.level === 'shutdown' && deps.evidence) event.evidence = safe(() => deps.evidence!.summarize(event, deps.config.shutdownTimeoutMs));
     deps.log(JSON.stringify(jsonLine(event)));
+    safe(() => deps.evidence?.onEvent(event));
     for (const listener of deps.listeners) {
       try {
         listener(event);
@@ -86,11 +125,13 @@ export class Events {
       safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
     }
     if (event.level === 'shutdown') {
+      safe(() => deps.evidence?.persist(event, event.evidence, deps.config.shutdownTimeoutMs));
       void deps.shutdown.run(event, {
+        spentMs: Date.now() - decidedAt,
         exitCode: deps.config.exitCode,
         timeoutMs: deps.config.shutdownTimeoutMs,
         action: deps.config.action,
-        flush: (msLeft) => this.#flush(msLeft),
+        flush: (msLeft, hooks) => this.#flush(msLeft, hooks),
       });
     }
   }
@@ -107,23 +148,31 @@ export class Events {
     safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
   }
 
-  /** Telemetry may still be starting: it gets what is left of the deadline, not more. */
-  async #flush(msLeft: number): Promise<void> {
+  /**
+   * Telemetry may still be starting: it gets what is left of the deadline, not more. The hooks'
+   * outcomes end the shutdown span before it is sent.
+   */
+  async #flush(msLeft: number, hooks: readonly HookResult[]): Promise<void> {
     const pending = this.#deps.telemetry();
     if (!pending) return;
     const started = Date.now();
     const telemetry = await bounded(pending, msLeft);
-    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)));
+    if (telemetry) await telemetry.flush(Math.max(0, msLeft - (Date.now() - started)), hooks);
   }
 }
 
 /** The process warning's text: what crossed, and whether the guard is shutting down. */
 export function describeEvent(e: PressureEvent): string {
-  const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
+  const what =
+    e.reason === 'gc-thrash'
+      ? 'heap near its limit and GC thrashing'
+      : e.reason === 'heap-limit'
+        ? `the V8 heap reached its limit (${formatBytes(e.value)})`
+        : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
   if (e.level !== 'shutdown') return `memory pressure: ${what} (pressure ${e.pressure.toFixed(2)})`;
-  return e.observed
-    ? `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`
-    : `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})`;
+  if (e.observed) return `memory pressure: ${what}; would shut down, not acting (OOMGUARD_ACTION=observe; pressure ${e.pressure.toFixed(2)})`;
+  const why = e.evidence && headline(e.evidence);
+  return `memory pressure: ${what}; shutting down (pressure ${e.pressure.toFixed(2)})${why ? `; ${why}` : ''}`;
 }
 
 /** The one JSON line on stderr for each event (stable field names; bytes are plain numbers). */
@@ -149,5 +198,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     external: r.external,
     thresholds: e.thresholds,
     ...(e.observed ? { observed: true } : {}),
+    ...(e.evidence && { evidence: e.evidence }),
   };
 }

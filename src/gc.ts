@@ -196,6 +196,12 @@ export class GcTracker {
   }
 }
 
+/** The app's own `gc` (`node --expose-gc`), as a function that runs a major GC; undefined without it. */
+export function exposedGc(): (() => void) | undefined {
+  const existing = (globalThis as { gc?: unknown }).gc;
+  return typeof existing === 'function' ? () => void (existing as () => unknown)() : undefined;
+}
+
 /**
  * A function that runs a full, synchronous major GC, or undefined where none can be had.
  *
@@ -206,10 +212,14 @@ export class GcTracker {
  * take `gc` from it, then unset, so neither the app's global nor its later contexts get `gc`.
  * (Setting V8 flags at run time is documented as use-with-care; `--expose-gc` only decides which
  * new contexts get the function: https://nodejs.org/api/v8.html#v8setflagsfromstringflags.)
+ *
+ * V8 flags are process-wide and read without a lock by isolates starting on other threads, so
+ * this is called once, by the preload on the main thread, before the app's first line (before
+ * any worker can exist), never later. A guard started later by `start()` uses `exposedGc()`.
  */
 export function majorGcTrigger(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return () => void (existing as () => unknown)();
+  const existing = exposedGc();
+  if (existing) return existing;
   try {
     setFlagsFromString('--expose-gc');
     try {

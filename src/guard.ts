@@ -1,28 +1,33 @@
 /**
  * The armed guard: config -> GC tracker + sampler -> watcher -> events, wired and started. What
  * each part does lives in its own file: sampling (sampler.ts), deciding (policy.ts), when to
- * look (watcher.ts, cadence.ts), when to observe or force GCs (heap-probe.ts), what a decision
- * becomes (events.ts), shadow mode (observe.ts), who acts on the container's memory
- * (process-tree.ts).
+ * look (watcher.ts, cadence.ts), when to observe or force GCs (heap-probe.ts, major-gc.ts), what
+ * a decision becomes (events.ts), where the memory went (evidence/), shadow mode (observe.ts),
+ * who acts on the container's memory (process-tree.ts).
  *
  * This module, and everything it imports, is loaded by the agent on the first turn of the event
- * loop (or on the first `status()`), never by the preload itself (agent.ts says why). Nothing
- * here runs on import.
+ * loop (or on the first `status()`, or from a callback of the native part), never by the preload
+ * itself (agent.ts says why). Nothing here runs on import.
  */
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
 import { Sampler, type MemoryLimit } from './sampler';
-import { Watcher, systemClock, type Clock } from './watcher';
+import { Watcher, systemClock, type Clock, type Trigger } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker } from './gc';
+import { GcTracker, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
+import { Evidence } from './evidence';
 import type { TelemetryHandle } from './telemetry';
 import type { ProcessRole } from './launcher';
 import { ContainerOwnership, limitScope, procSource } from './process-tree';
 import { ObserveGate } from './observe';
+import { nearLimitEvent, type NativeGuard } from './native-guard';
+import type { NearLimitInfo } from './native';
+import type { AgentLog } from './log';
 import { safe } from './safely';
 
 /**
@@ -41,62 +46,92 @@ const promptClock: Clock = {
 };
 
 export interface GuardDeps {
-  /** Where the agent's own lines go (stderr by default, written synchronously). */
-  log: (line: string) => void;
+  /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
+  log: AgentLog;
   shutdown: Shutdown;
   listeners: Set<PressureListener>;
   /** Whether this process only starts the app (launcher.ts). */
   role: ProcessRole;
+  /** The guard's own major GC, obtained by the preload (agent.ts), or undefined. */
+  forceGc: (() => void) | undefined;
+  /** The native part the preload installed, if any. */
+  native: NativeGuard | undefined;
   /** Telemetry, started now if its turn has not come yet; undefined when it is off. */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
 }
 
 export class Guard {
   readonly heapBudget: HeapBudget;
+  /** Fed by the observer near the line, by the sentinel, or by the native part's GC callbacks. */
+  readonly gcTracker: GcTracker;
   readonly #config: Config;
-  readonly #log: (line: string) => void;
-  readonly #gc: GcTracker;
+  readonly #log: AgentLog;
+  readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
   readonly #role: ProcessRole;
   readonly #observe: ObserveGate | undefined;
+  readonly #events: Events;
+  readonly #evidence: Evidence;
+  readonly #native: NativeGuard | undefined;
   #snapshot: Snapshot | undefined;
 
   constructor(config: Config, deps: GuardDeps) {
     this.#config = config;
     this.#log = deps.log;
+    this.#role = deps.role;
+    this.#native = deps.native;
     this.heapBudget = processHeapBudget();
-    this.#gc = new GcTracker({
+    this.gcTracker = new GcTracker({
       heapBudget: this.heapBudget.bytes,
       // A major GC is when the heap signal moves, and near the limit they come faster than any
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc });
+    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
+    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
+    // them too; recording one twice only reads the heap spaces twice.
+    this.#majors = new MajorGcSentinel({ onMajor: () => this.gcTracker.recordMajor(readSpaces()) });
+    const forceGc = deps.forceGc;
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.gcTracker, gcTrigger: () => forceGc, majorsReported: () => this.#majors.armed });
     this.#cgroup = safe(() => openCgroup());
-    this.#role = deps.role;
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
-      gc: this.#gc,
+      gc: this.gcTracker,
       cgroup: this.#cgroup,
       constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
       ownsContainer: this.#ownership(),
     });
     this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
-    const events = new Events({ ...deps, config });
+    this.#evidence = new Evidence({
+      sampling: config.heapSampling,
+      heapBudget: this.heapBudget.bytes,
+      profileDir: config.profileDir,
+      terminationLog: config.terminationLog,
+      exitCode: config.exitCode,
+      log: deps.log,
+    });
+    this.#events = new Events({ ...deps, config, evidence: this.#evidence });
     this.#watcher = new Watcher({
       config,
       clock: promptClock,
       sample: () => this.#sampler.sample(),
       evaluate: this.#observe?.evaluate,
       onEvaluation: (reading, evaluation) => {
-        this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
-        if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
-        probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
+        // Once shutting down, the snapshot stays the reading the guard acted on, so the final
+        // export reports it; the checks that run during the shutdown (the evidence's GC starts
+        // one) only look for an emergency.
+        if (this.#snapshot?.state !== 'shutdown' || this.#observe) {
+          this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
+          if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
+        }
+        this.#native?.setMemoryLimit(reading.memoryLimit);
+        // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
+        if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
-      onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
-      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
+      onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
+      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
       confirmHeap: (reading) => probe.confirm(reading),
     });
   }
@@ -133,14 +168,29 @@ export class Guard {
     return this.#watcher.running;
   }
 
+  /** Take a reading and act on it now (a major GC the native part reported). */
+  check(trigger: Trigger): boolean {
+    return this.#watcher.check(trigger);
+  }
+
+  /** V8 reached its heap limit and the native part raised it: the `heap-limit` shutdown, on a reading taken now. */
+  heapLimit(info: NearLimitInfo): void {
+    this.#events.heapLimit(() => nearLimitEvent(info, this.#sampler.sample(), this.#config));
+  }
+
   start(): void {
     for (const line of unreachableLines(this.#config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
+    if (!this.#native?.observesGc) this.#majors.start();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
+    this.#evidence.start();
   }
 
   stop(): void {
     this.#watcher.stop();
-    this.#gc.stop();
+    this.gcTracker.stop();
+    this.#evidence.stop();
+    this.#majors.stop();
     safe(() => this.#cgroup?.close());
   }
 }

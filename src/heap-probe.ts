@@ -32,6 +32,11 @@ export interface HeapProbeOptions {
   gcTrigger?: () => (() => void) | undefined;
   /** The heap's generation sizes right after that GC. Default `readSpaces`. */
   readSpaces?: () => GenerationSizes | undefined;
+  /**
+   * True while major GCs reach the tracker without the observer (major-gc.ts, the native part):
+   * what the last one said stays current when the observer lets go, so it is not forgotten.
+   */
+  majorsReported?: () => boolean;
 }
 
 export class HeapProbe {
@@ -79,7 +84,7 @@ export class HeapProbe {
    * is near its line, so it observes from half the line up (half the budget when the heap line
    * is off) and lets go below 40% of it while the guard is `ok`; below that the timer, timed by
    * the growth rate, is enough, and a crossing is confirmed by `confirm`. After a pause the last
-   * GC's numbers are stale, so they are forgotten.
+   * GC's numbers are stale, so they are forgotten, unless major GCs are reported another way.
    */
   follow(reading: Reading, line: number | undefined, state: GuardState): void {
     const gc = this.#opts.gc;
@@ -88,7 +93,7 @@ export class HeapProbe {
       gc.start();
     } else if (gc.observing && share < GC_OBSERVE_UNTIL && state === 'ok') {
       gc.stop();
-      gc.forgetLive();
+      if (!this.#opts.majorsReported?.()) gc.forgetLive();
     }
   }
 }

@@ -180,3 +180,26 @@ export function nextGcEstimate(input: NextGcInput): number {
 export function growingFactor(maxOldSize: number, v8Version: string, gcSpeed?: number, mutatorSpeed?: number): number {
   return dynamicGrowingFactor(gcSpeed, mutatorSpeed, maxGrowingFactor(maxOldSize, v8Rules(v8Version)));
 }
+
+/**
+ * V8's initial old-generation limit, `Heap::ConfigureHeap`: half the max old generation, at most
+ * `kMaxInitialOldGenerationSize` (256 MiB x `kHeapLimitMultiplier`, 2 on 64-bit Node, which does
+ * not compress pointers), rounded down to a page.
+ * https://github.com/v8/v8/blob/13.6.233/src/heap/heap.cc (ConfigureHeap), heap.h
+ */
+export function initialOldGenerationLimit(maxOldSize: number): number {
+  return Math.floor(Math.min(512 * MiB, maxOldSize / 2) / PAGE) * PAGE;
+}
+
+/**
+ * The old-generation limit V8 uses before its first major GC. It starts at the initial limit and,
+ * after each scavenge, `Heap::ShrinkOldGenerationAllocationLimitIfNotConfigured` lowers it to
+ * `max(old generation + 8 MiB, limit x survival ratio)`, never raising it. The survival ratio is
+ * not visible from JS; it is well under 1 in a service that makes short-lived garbage, so after
+ * a few scavenges the limit is the old generation then + 8 MiB. Measured (Node 22, 24, 26, a
+ * service idling at 4.6-5.0 MiB of old generation, then growing): V8 starts its first marking
+ * with a limit of 12-13 MiB. Before any scavenge this says less than V8's limit.
+ */
+export function limitBeforeFirstMajorGc(oldGenInUse: number, maxOldSize: number): number {
+  return Math.min(initialOldGenerationLimit(maxOldSize), Math.max(0, oldGenInUse) + MIN_GROWING_STEP);
+}

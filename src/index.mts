@@ -1,3 +1,3 @@
 // ESM entry: the same CommonJS build, so `import` and `require` share one agent.
-export { start, stop, onShutdown, onPressure, reading, status, OomguardConfigError } from './index.js';
+export { start, stop, onShutdown, onPressure, publishMetrics, reading, status, OomguardConfigError } from './index.js';
 export type * from './index.js';

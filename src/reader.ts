@@ -8,6 +8,7 @@
 
 import type { ParseResult } from './units';
 import { FORMS, OPTION, type OptionName } from './options';
+import { REDACTED } from './redact';
 
 /** One problem with one variable or option, worded so a human can fix it. */
 export interface ConfigIssue {
@@ -21,6 +22,11 @@ export interface ConfigIssue {
   message: string;
   /** `error`: the guard stays off (strict: exit 78). `warning`: reported, the guard runs. */
   severity: 'error' | 'warning';
+  /**
+   * The value may carry a credential (an unknown variable, an OTLP endpoint or header): messages
+   * name the variable and the expected form, never the value, and `value` is empty.
+   */
+  redacted?: boolean;
 }
 
 /** Thrown by `start(options)` on a configuration error; `issues` lists every error at once. */
@@ -41,6 +47,7 @@ const MAX_VALUE_IN_MESSAGE = 80;
  * One line naming the variable, the value (quoted, control characters escaped, long values
  * cut) and the expected form, e.g.
  * `oomguard: OOMGUARD_POLL_INTERVAL="1000": a duration needs a unit (...); expected a duration with a unit: 250ms, ...`.
+ * A value that may carry a credential is shown as `<redacted>`.
  */
 export function formatIssue(issue: ConfigIssue): string {
   const value =
@@ -48,7 +55,8 @@ export function formatIssue(issue: ConfigIssue): string {
   const prefix = issue.severity === 'warning' ? 'oomguard: warning: ' : 'oomguard: ';
   // A "did you mean X?" message already names what was expected; say it once.
   const expected = issue.message.includes(issue.expected) ? '' : `; expected ${issue.expected}`;
-  return `${prefix}${issue.variable}=${JSON.stringify(value)}: ${issue.message}${expected}`;
+  const shown = issue.redacted ? REDACTED : JSON.stringify(value);
+  return `${prefix}${issue.variable}=${shown}: ${issue.message}${expected}`;
 }
 
 /** A value as given, for a message: strings as they are, anything else as JSON where it can be. */
@@ -124,8 +132,11 @@ export class Reader {
     return { value: this.value(picked, fallback, severity, OPTION[name].telemetry), refused: picked.result?.ok === false };
   }
 
-  issue(picked: Picked, message: string, expected: string, severity: Severity): void {
-    (severity === 'error' ? this.errors : this.warnings).push({ variable: picked.variable, value: showValue(picked.raw), expected, message, severity });
+  /** Record a problem with `picked`; `redacted`: its value may carry a credential and is never shown. */
+  issue(picked: Picked, message: string, expected: string, severity: Severity, redacted = false): void {
+    const issue: ConfigIssue = { variable: picked.variable, value: redacted ? '' : showValue(picked.raw), expected, message, severity };
+    if (redacted) issue.redacted = true;
+    (severity === 'error' ? this.errors : this.warnings).push(issue);
   }
 
   private from(name: OptionName, picked: Picked): Picked {

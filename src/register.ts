@@ -43,7 +43,7 @@ function register(): void {
   const config = configFromEnv();
   // OOMGUARD_ENABLED=false: nothing at all is installed (no timer, no port, no listener).
   if (!config?.enabled) return;
-  slot().startResolved(config);
+  slot().startResolved(config, true);
 }
 
 try {

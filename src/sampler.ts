@@ -12,6 +12,7 @@
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { GcSummary, LimitSource, Reading } from './types';
 import { generationSizes, watchedOldGen } from './heap';
+import { limitBeforeFirstMajorGc } from './heap-rules';
 import { safe } from './safely';
 import { normalizeLimit, type CgroupHandle } from './cgroup';
 
@@ -91,8 +92,10 @@ export class Sampler {
       gc,
     };
     // V8's next major GC starts when the old generation reaches its limit; in used_heap_size
-    // terms that is the limit plus what the young generation holds now.
-    if (gc.nextGc !== undefined) reading.heapNextGc = gc.nextGc + youngInUse;
+    // terms that is the limit plus what the young generation holds now. Until a major GC has
+    // said where the limit is, V8's rule for the limit before its first one stands in.
+    const nextGc = gc.nextGc ?? (sizes && limitBeforeFirstMajorGc(sizes.oldGen, this.#opts.heapBudget));
+    if (nextGc !== undefined) reading.heapNextGc = nextGc + youngInUse;
 
     const mem = safe(() => process.memoryUsage());
     if (mem) {

@@ -13,7 +13,8 @@
 
 import type * as Zod from 'zod';
 import { MAX_DURATION_MS, MAX_SIZE, MIN_THRESHOLD_BYTES, fail, type ParseResult } from './units';
-import { ACTIONS, BOOLEAN_WORDS } from './parsers';
+import { ACTIONS, BOOLEAN_WORDS, EXPORTERS, HEAP_SAMPLING, INSTRUMENTATIONS, METRICS_MODES, MIN_RESERVE_BYTES, NATIVE_MODES, OTLP_PROTOCOLS } from './parsers';
+import { LOG_LEVELS } from './log';
 import { FORMS, OPTION, OPTIONS, type FormName, type OptionName, type OptionSpec } from './options';
 
 /** The JS types a form takes in `start()`, each with its JSON Schema (pattern, range, examples). */
@@ -30,6 +31,11 @@ const anyCase = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${
 const trimmed = (body: string, examples?: readonly string[]) => ({ pattern: String.raw`^\s*(?:${body})\s*$`, ...(examples && { examples }) });
 const words = (list: readonly string[], examples = list) => trimmed(list.map(anyCase).join('|'), examples);
 const BOOLEANS = [...BOOLEAN_WORDS.true, ...BOOLEAN_WORDS.false];
+/** `none`, or a comma-separated list of the names (spaces allowed around each). */
+const nameList = (names: readonly string[]) => {
+  const one = `(?:${names.map(anyCase).join('|')})`;
+  return trimmed(`${anyCase('none')}|${one}(?:[ \\t]*,[ \\t]*${one})*`, [...names, 'none']);
+};
 const range = (minimum: number, maximum: number) => ({ minimum, maximum });
 const integer = (minimum: number, maximum: number) => ({ type: 'integer', ...range(minimum, maximum) });
 
@@ -44,10 +50,20 @@ const jsonForms = (): Readonly<Record<FormName, JsonForms>> => ({
   boolean: { boolean: {}, string: words(BOOLEANS) },
   exitCode: { number: integer(1, 125), string: trimmed(String.raw`\d+`) },
   action: { string: words(ACTIONS) },
-  metrics: { string: words(['prometheus', 'none', ...BOOLEANS], ['prometheus', 'none']), boolean: {} },
+  metrics: { string: words([...METRICS_MODES, ...BOOLEANS], METRICS_MODES), boolean: {} },
   host: { string: {} },
   port: { number: integer(0, 65535), string: trimmed(String.raw`\d+`) },
   onOff: { boolean: {} },
+  nativeMode: { string: words([...NATIVE_MODES, ...BOOLEANS], NATIVE_MODES), boolean: {} },
+  reserve: { string: trimmed(String.raw`${NUMBER}[ \t]*${SIZE_UNIT}?`, ['64MiB', '256MiB']), number: range(MIN_RESERVE_BYTES, MAX_SIZE) },
+  sampling: { string: words(HEAP_SAMPLING) },
+  path: { string: {}, boolean: { const: false } },
+  otlpProtocol: { string: words(OTLP_PROTOCOLS) },
+  tracesExporter: { string: nameList(EXPORTERS.traces) },
+  metricsExporter: { string: nameList(EXPORTERS.metrics) },
+  logsExporter: { string: nameList(EXPORTERS.logs) },
+  instrumentations: { string: nameList(INSTRUMENTATIONS) },
+  logLevel: { string: words(LOG_LEVELS) },
 });
 let forms: Readonly<Record<FormName, JsonForms>> | undefined;
 

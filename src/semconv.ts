@@ -69,6 +69,19 @@ export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'
   return `oomguard.threshold.${signal}.${level}`;
 }
 
+/**
+ * Span event of the shutdown span, one per shutdown hook: its name (`onShutdown`'s `name`, or
+ * the function's), outcome (`ok`, `error`, `timeout`), duration in ms and, for an error, the
+ * message (`error.message`, as the semantic conventions name it).
+ */
+export const EVENT_HOOK = 'oomguard.hook';
+export const ATTR_HOOK_NAME = 'oomguard.hook.name';
+export const ATTR_HOOK_OUTCOME = 'oomguard.hook.outcome';
+export const ATTR_HOOK_DURATION = 'oomguard.hook.duration_ms';
+export const ATTR_ERROR_MESSAGE = 'error.message';
+/** On the shutdown span: how many hooks failed or timed out. */
+export const ATTR_HOOKS_FAILED = 'oomguard.shutdown.hooks_failed';
+
 /** Log record `eventName`s and span names, one per crossing kind. */
 export const EVENT_WARNING = 'oomguard.warning';
 export const EVENT_SHUTDOWN = 'oomguard.shutdown';

@@ -2,9 +2,11 @@
  * Shutdown: the hook registry, the deadline and the exit code.
  *
  * One shot. `run()` arms the deadline timer first, then starts every hook at once (memory is
- * running out; a slow hook must not hold up the others), flushes telemetry with whatever time is
- * left, and exits with the configured code. Everything process-wide (`exit`, `kill`, the clock,
- * the logger) is injected so unit tests never exit, and only e2e tests see real exit codes.
+ * running out; a slow hook must not hold up the others), flushes telemetry within a bounded
+ * slice of what is left ({@link flushBudget}), and ends: `exit`, or SIGTERM so the app's own
+ * shutdown path runs with the rest of the deadline. Everything process-wide (`exit`, `kill`,
+ * the platform, the clock, the logger) is injected so unit tests never exit, and only e2e tests
+ * see real exit codes.
  */
 import type { PressureEvent, ShutdownAction } from './types';
 import { describeError } from './safely';
@@ -30,8 +32,8 @@ export interface ShutdownDeps {
   forceExitCode(code: number): void;
   kill(signal: NodeJS.Signals): void;
   listenerCount(signal: NodeJS.Signals): number;
-  /** Run `fn` once, after the listeners already registered for `signal`. */
-  afterSignal(signal: NodeJS.Signals, fn: () => void): void;
+  /** `process.platform`: a signal to oneself on Windows ends the process at once. */
+  platform: NodeJS.Platform;
   log(line: string): void;
   setTimer(fn: () => void, ms: number): { unref(): void; ref(): void };
   clearTimer(timer: unknown): void;
@@ -42,8 +44,10 @@ export interface RunOptions {
   exitCode: number;
   timeoutMs: number;
   action: ShutdownAction;
-  /** Telemetry flush, bounded by the time left; must not reject (errors are logged). */
-  flush?: (msLeft: number) => Promise<void>;
+  /** Telemetry flush, bounded by the time left, told how each hook ended; must not reject (errors are logged). */
+  flush?: (msLeft: number, hooks: readonly HookResult[]) => Promise<void>;
+  /** Milliseconds of the deadline already spent before `run()` (the shutdown's evidence). */
+  spentMs?: number;
 }
 
 interface Hook {
@@ -61,6 +65,41 @@ export interface HookResult {
 }
 
 export type DurationParser = (value: string) => number;
+
+/** The telemetry flush gets at least this much of the deadline, when that much is left... */
+export const FLUSH_MIN_MS = 250;
+/** ...and otherwise at most this share of it. */
+export const FLUSH_SHARE = 0.15;
+
+/**
+ * The telemetry flush's slice of the deadline: what is left after the hooks, but never more than
+ * max(250 ms, 15% of the deadline) (1.5 s of the default 10 s), whatever the collector does. The
+ * hooks come first, and the app's own SIGTERM path (`signal`, `auto`) needs the rest: a collector
+ * that accepts and never answers must not eat it. 250 ms is ten times what a final export to a
+ * reachable collector takes here (a few kilobytes on loopback: 5-20 ms).
+ */
+export function flushBudget(timeoutMs: number, leftMs: number): number {
+  return Math.max(0, Math.min(leftMs, Math.max(FLUSH_MIN_MS, Math.round(timeoutMs * FLUSH_SHARE))));
+}
+
+/**
+ * After the guard's SIGTERM, the event loop is held this long by a ref'd timer, so that the
+ * signal is delivered and the app's listeners run even when nothing else is pending (a signal
+ * does not keep the loop alive). The signal reaches JavaScript on the next turn of the loop; the
+ * margin covers a loop slowed by GC.
+ */
+export const SIGNAL_GRACE_MS = 100;
+
+/**
+ * How a shutdown ends. `auto` sends SIGTERM when the app listens for it (the guard itself never
+ * does), else exits. On Windows `process.kill(process.pid, 'SIGTERM')` is an unconditional
+ * TerminateProcess with exit code 1 and no handler runs, so `signal` and `auto` exit there.
+ */
+export function endAction(action: ShutdownAction, platform: NodeJS.Platform, appListeners: number): 'exit' | 'signal' {
+  if (platform === 'win32' || action === 'exit') return 'exit';
+  if (action === 'auto') return appListeners > 0 ? 'signal' : 'exit';
+  return 'signal';
+}
 
 export class Shutdown {
   readonly #deps: ShutdownDeps;
@@ -101,9 +140,12 @@ export class Shutdown {
     return this.#hooks.size;
   }
 
-  /** True once `run()` has been called. */
+  /**
+   * True once `run()` has been called: from its first line, since hooks start synchronously
+   * inside it and one that V8 terminated at the heap limit (native part) never returns to it.
+   */
   get running(): boolean {
-    return this.#running !== undefined;
+    return this.#running !== undefined || this.#exitCode !== undefined;
   }
 
   /** Run the shutdown once; later calls return the first call's promise. */
@@ -129,7 +171,7 @@ export class Shutdown {
   async #run(event: PressureEvent, options: RunOptions): Promise<HookResult[]> {
     const deps = this.#deps;
     this.#exitCode = options.exitCode;
-    const started = deps.now();
+    const started = deps.now() - (options.spentMs ?? 0);
     const deadline = started + options.timeoutMs;
     // From here on the exit code is ours, whoever ends the process: a hook, the app's own
     // SIGTERM handler calling process.exit(0), or the event loop running dry.
@@ -139,7 +181,7 @@ export class Shutdown {
     const timer = deps.setTimer(() => {
       deps.log(`oomguard: shutdown deadline of ${options.timeoutMs}ms passed; exiting with code ${options.exitCode}`);
       deps.exit(options.exitCode);
-    }, options.timeoutMs);
+    }, Math.max(0, deadline - deps.now()));
 
     const results = await Promise.all([...this.#hooks].map((hook) => this.#runHook(hook, event, deadline)));
     for (const r of results) {
@@ -148,27 +190,42 @@ export class Shutdown {
     }
     if (options.flush) {
       try {
-        await options.flush(Math.max(0, deadline - deps.now()));
+        await options.flush(flushBudget(options.timeoutMs, deadline - deps.now()), results);
       } catch (err) {
         deps.log(`oomguard: telemetry flush failed: ${describeError(err)}`);
       }
     }
-
-    const action = options.action === 'auto' ? (deps.listenerCount('SIGTERM') > 0 ? 'signal' : 'exit') : options.action;
-    if (action === 'signal' && deps.listenerCount('SIGTERM') > 0) {
-      // The app's own shutdown path runs next. If it ends the process (process.exit or an
-      // empty event loop), the forced exit code applies; if it hangs, the deadline does. Once
-      // the app's listeners have run, the timer no longer holds the loop open: the app decides
-      // how long it stays up. Not before: a signal does not keep the loop alive, and with
-      // nothing else pending the process would exit before the app's handler ever ran.
-      deps.afterSignal('SIGTERM', () => timer.unref());
-      deps.kill('SIGTERM');
-    } else {
-      if (action === 'signal') deps.log('oomguard: OOMGUARD_ACTION=signal but the app has no SIGTERM listener; exiting');
-      deps.clearTimer(timer);
-      deps.exit(options.exitCode);
-    }
+    this.#end(options, timer);
     return results;
+  }
+
+  /**
+   * `exit`, or SIGTERM to the process so the app's own shutdown path runs. If that path ends the
+   * process (process.exit, an empty event loop, or a library such as signal-exit re-raising the
+   * signal), the forced exit code applies; if it hangs, the deadline does. The deadline no
+   * longer holds the loop open: the app decides how long it stays up. A short ref'd grace timer
+   * does, until the signal has been delivered. The guard adds no SIGTERM listener of its own:
+   * signal-exit (used by execa, write-file-atomic and many more) re-raises the signal only when
+   * it is the sole listener, and would otherwise leave the app serving until the deadline.
+   */
+  #end(options: RunOptions, deadlineTimer: { unref(): void }): void {
+    const deps = this.#deps;
+    const listeners = deps.listenerCount('SIGTERM');
+    if (endAction(options.action, deps.platform, listeners) === 'signal' && listeners > 0) {
+      deadlineTimer.unref();
+      deps.setTimer(() => undefined, SIGNAL_GRACE_MS);
+      deps.kill('SIGTERM');
+      return;
+    }
+    if (options.action === 'signal') {
+      deps.log(
+        deps.platform === 'win32'
+          ? 'oomguard: OOMGUARD_ACTION=signal does nothing on Windows (a signal there ends the process at once, exit code 1, no handler runs); exiting'
+          : 'oomguard: OOMGUARD_ACTION=signal but the app has no SIGTERM listener; exiting',
+      );
+    }
+    deps.clearTimer(deadlineTimer);
+    deps.exit(options.exitCode);
   }
 
   async #runHook(hook: Hook, event: PressureEvent, deadline: number): Promise<HookResult> {
@@ -185,7 +242,11 @@ export class Shutdown {
     try {
       const outcome = await Promise.race([
         (async () => {
-          await hook.fn(event);
+          const result = hook.fn(event);
+          // A synchronous hook is done when it returns; said now, not in a later microtask, which
+          // V8 drops when it terminates the JavaScript that ran at the heap limit (native part).
+          if (!isThenable(result)) this.#pending.delete(hook.name);
+          await result;
           return 'ok' as const;
         })(),
         timeout,
@@ -200,9 +261,20 @@ export class Shutdown {
   }
 }
 
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** Whether `process.kill(pid, signal)` sends this process a SIGTERM (the default signal). */
+function isSigtermToSelf(pid: number, signal: string | number | undefined): boolean {
+  return Number(pid) === process.pid && (signal === undefined || signal === 'SIGTERM' || signal === 15);
+}
+
 /** The real process. */
 export function processDeps(log: (line: string) => void): ShutdownDeps {
   let forced: number | undefined;
+  // Taken before the app runs (the slot is created by the preload): the guard's own signal.
+  const kill = process.kill.bind(process);
   return {
     exit: (code) => process.exit(code),
     forceExitCode(code) {
@@ -219,13 +291,23 @@ export function processDeps(log: (line: string) => void): ShutdownDeps {
         process.exit = function exitWithForcedCode() {
           return exit.call(process, forced);
         } as typeof process.exit;
+        // A SIGTERM the process sends itself with no listener left would end it by the signal,
+        // without an exit code: signal-exit does exactly that after running its handlers (it
+        // removes its listener, then re-raises, synchronously, inside the delivery of ours, so
+        // no listener added later could catch it). During the shutdown, that becomes an exit
+        // with the forced code.
+        const appKill = process.kill;
+        process.kill = function killOrExitWithForcedCode(pid: number, signal?: string | number) {
+          if (isSigtermToSelf(pid, signal) && process.listenerCount('SIGTERM') === 0) return exit.call(process, forced);
+          return appKill.call(process, pid, signal);
+        } as typeof process.kill;
       }
       forced = code;
       process.exitCode = code;
     },
-    kill: (signal) => process.kill(process.pid, signal),
+    kill: (signal) => void kill(process.pid, signal),
     listenerCount: (signal) => process.listenerCount(signal),
-    afterSignal: (signal, fn) => void process.once(signal, fn),
+    platform: process.platform,
     log,
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),

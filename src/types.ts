@@ -2,6 +2,8 @@
  * Shared types. Internal modules agree on these shapes; the public ones are re-exported from
  * `index.ts`.
  */
+import type { ShutdownEvidence } from './evidence/report';
+import type { LogLevel } from './log';
 
 /** Which memory the guard compares against a threshold. */
 export type Signal = 'heap' | 'rss';
@@ -98,8 +100,11 @@ export interface ResolvedThresholds {
 export type WarnReason = `${Signal}-warn`;
 /** Why a warning cleared. */
 export type RecoverReason = `${Signal}-recovered`;
-/** Why the guard shut down: a signal at its line, or V8 thrashing in GC near the heap line. */
-export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash';
+/**
+ * Why the guard shut down: a signal at its line, V8 thrashing in GC near the heap line, or V8's
+ * own near-heap-limit callback (`heap-limit`, the native part: docs/native.md).
+ */
+export type ShutdownReason = `${Signal}-threshold` | 'gc-thrash' | 'heap-limit';
 /** Why a running shutdown was cut short (memory still rising toward the wall, or V8 thrashing). */
 export type EmergencyReason = `${Signal}-emergency` | 'gc-thrash-emergency';
 /** Every `reason` a decision or event can carry: the documented values, nothing else. */
@@ -155,6 +160,11 @@ export interface PressureEvent {
    * reported, but no hook runs and the process goes on. Absent otherwise.
    */
   observed?: true;
+  /**
+   * On a shutdown: where the memory went (top allocation sites, growth by kind), built before
+   * the JSON line; absent on other events.
+   */
+  evidence?: ShutdownEvidence;
 }
 
 /** A threshold as configured: a byte size, a percent of a budget or limit, or off. */
@@ -163,11 +173,42 @@ export type ThresholdSpec =
   | { kind: 'bytes'; bytes: number }
   | { kind: 'percent'; percent: number };
 
+/** When V8's sampling heap profiler runs (`OOMGUARD_HEAP_SAMPLING`). */
+export type HeapSampling = 'warn' | 'always' | 'off';
+
 /**
  * What the guard does when it shuts down (`OOMGUARD_ACTION`); `observe` is shadow mode: report
  * the shutdown it would have made, run no hook, never exit.
  */
 export type ShutdownAction = 'exit' | 'signal' | 'auto' | 'observe';
+
+/**
+ * Whether the optional native part runs (`OOMGUARD_NATIVE`): `auto` when it loads, `on` the same
+ * plus a line on stderr when it does not, `off` the JavaScript mode only (docs/native.md).
+ */
+export type NativeMode = 'auto' | 'on' | 'off';
+
+/** OTLP wire protocol: `OTEL_EXPORTER_OTLP_PROTOCOL` (and per signal); the specification's default is http/protobuf. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+/** Where one signal (traces, metrics or logs) is pushed, besides the Prometheus endpoint. */
+export interface SignalExport {
+  /** OTLP push, to the `OTEL_EXPORTER_OTLP_*ENDPOINT` or the exporter's default. */
+  readonly otlp: boolean;
+  /** The SDK's console exporter (the app's stdout). */
+  readonly console: boolean;
+  /** The OTLP protocol for this signal. */
+  readonly protocol: OtlpProtocol;
+}
+
+/** A bundled instrumentation: `runtime` (instrumentation-runtime-node), `host` (instrumentation-host-metrics). */
+export type InstrumentationName = 'runtime' | 'host';
+
+/**
+ * Where the guard's gauges go (`OOMGUARD_METRICS`): its own `/metrics` endpoint, the app's
+ * global OpenTelemetry MeterProvider once the app has registered one, or nowhere.
+ */
+export type MetricsMode = 'prometheus' | 'global' | 'none';
 
 /** The resolved, validated configuration. Built once by `config.ts`; never mutated. */
 export interface Config {
@@ -191,14 +232,23 @@ export interface Config {
   readonly exitCode: number;
   /** `OOMGUARD_ACTION`. */
   readonly action: ShutdownAction;
-  /** Prometheus endpoint: `OOMGUARD_METRICS` (none turns it off), `OTEL_EXPORTER_PROMETHEUS_HOST/_PORT`. */
+  /** The guard's gauges: `OOMGUARD_METRICS`, and its endpoint `OOMGUARD_METRICS_HOST` / `_PORT`. */
   readonly metrics: {
+    /** Whether the guard serves its own `/metrics` endpoint (`mode` is `prometheus`). */
     readonly enabled: boolean;
-    /** Undefined: the exporter's default (all interfaces). */
+    readonly mode: MetricsMode;
+    /** Undefined: all interfaces. */
     readonly host: string | undefined;
-    /** 9464 by default; 0 asks for an ephemeral port. */
+    /** 9465 by default (the app's OpenTelemetry exporter has 9464); 0 asks for an ephemeral port. */
     readonly port: number;
+    /**
+     * The port or host was asked for (a variable or an option): not getting it is then worth a
+     * line on stderr; the default port being taken is only a diagnostic.
+     */
+    readonly requested: boolean;
   };
+  /** `OOMGUARD_LOG_LEVEL`, else `OTEL_LOG_LEVEL`: which of the agent's diagnostics reach stderr. */
+  readonly logLevel: LogLevel;
   /** True when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variant) is set. */
   readonly otlp: boolean;
   /**
@@ -209,6 +259,24 @@ export interface Config {
   readonly otlpExport: { readonly intervalMs: number; readonly timeoutMs: number };
   /** `OTEL_SDK_DISABLED=true`: no telemetry at all; the guard still guards. */
   readonly sdkDisabled: boolean;
+  /** `OOMGUARD_NATIVE`. */
+  readonly native: NativeMode;
+  /** `OOMGUARD_NATIVE_RESERVE` in bytes: how far the native part raises V8's heap limit once it is reached. */
+  readonly nativeReserveBytes: number;
+  /** `OOMGUARD_HEAP_SAMPLING`: from the first warn line on, from the start, or never. */
+  readonly heapSampling: HeapSampling;
+  /** `OOMGUARD_PROFILE_DIR`: where a shutdown writes its `.heapprofile`; undefined: nowhere. */
+  readonly profileDir: string | undefined;
+  /** `OOMGUARD_TERMINATION_LOG`: the termination message file; undefined: none. */
+  readonly terminationLog: string | undefined;
+  /**
+   * Where each signal goes: `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`
+   * (unset: OTLP when an endpoint is set) and the OTLP protocol of each. The Prometheus endpoint
+   * is `metrics.enabled`.
+   */
+  readonly export: { readonly traces: SignalExport; readonly metrics: SignalExport; readonly logs: SignalExport };
+  /** `OOMGUARD_INSTRUMENTATIONS`: the bundled instrumentations that feed the agent's metrics. */
+  readonly instrumentations: readonly InstrumentationName[];
   /** `OOMGUARD_TELEMETRY_DELAY` in milliseconds: how long a process lives before telemetry loads (agent.ts). */
   readonly telemetryDelayMs: number;
 }

@@ -26,11 +26,22 @@ export const EXPECTED = Object.freeze({
   boolean: 'true or false (also 1/0, yes/no, on/off)',
   exitCode: 'an integer from 1 to 125',
   action: 'exit, signal, auto or observe',
-  metrics: 'prometheus or none (or true/false)',
+  metrics: 'prometheus, global or none (or true/false)',
   port: 'a port from 0 to 65535 (0: an ephemeral port)',
   host: 'a host name or IP address, without scheme, port or path',
   url: 'an http:// or https:// URL, such as http://collector:4318',
   onOff: 'true or false',
+  nativeMode: 'auto, on or off (or true/false)',
+  reserve: 'a size of at least 1MiB, such as 64MiB or 256MiB',
+  sampling: 'warn, always or off',
+  path: 'a file or directory path, or off',
+  tracesExporter: 'otlp, console or none, or a comma-separated list such as otlp,console',
+  metricsExporter: 'prometheus, otlp, console or none, or a comma-separated list such as prometheus,otlp',
+  logsExporter: 'otlp, console or none, or a comma-separated list such as otlp,console',
+  otlpProtocol: 'http/protobuf, http/json or grpc',
+  instrumentations: 'runtime, host, both as runtime,host, or none',
+  logLevel: 'none, error, warn, info, debug, verbose or all',
+  headers: 'comma-separated key=value pairs, such as api-key=...,tenant=...',
 });
 
 /** SI and binary prefixes in order: `k` is 1000^1 or 1024^1, ..., `p` 1000^5 or 1024^5. */

@@ -1,4 +1,4 @@
-// Figure 9 app: what `npm start` runs in the container: the JSON service (http-json.cjs's
+// Figure 13 app: what `npm start` runs in the container: the JSON service (http-json.cjs's
 // handler, items from items.cjs), which answers REQUESTS requests from a client in the same
 // process over keep-alive, then closes and exits.
 'use strict';

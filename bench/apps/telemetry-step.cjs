@@ -1,4 +1,4 @@
-// Figure 5 breakdown, preloaded after the guard (itself run with OTEL_SDK_DISABLED=true): brings
+// Figure 11 breakdown, preloaded after the guard (itself run with OTEL_SDK_DISABLED=true): brings
 // the agent's own telemetry (dist/telemetry, the same bundle the agent loads) part of the way up,
 // so each step's memory shows on its own. STEP:
 //   load   the telemetry bundle loaded (compiled), nothing started

@@ -1,4 +1,4 @@
-// Figure 9: a container's day, tried as a new user would: NODE_OPTIONS="--require
+// Figure 13: a container's day, tried as a new user would: NODE_OPTIONS="--require
 // oomguard/register" set once for everything, and the usual commands run under it: an npm
 // script that builds (tsc over this repository), `npm start` of a small service that answers a
 // few hundred requests and exits, and `npx tsc --version`. Each command's CPU time (its whole
@@ -92,5 +92,5 @@ export async function container(ctx) {
     '',
     `Every run with the preload left stderr free of the agent's lines (checked). Ratios: ${verdict.join('; ')}.`,
   ].join('\n');
-  return { md, summary: { figure: "9. a container's day (npm, tsc, the app)", result: verdict.join('; '), goal: 'not noticeably slower', met: undefined } };
+  return { md, summary: { figure: "13. a container's day (npm, tsc, the app)", result: verdict.join('; '), goal: 'not noticeably slower', met: undefined } };
 }

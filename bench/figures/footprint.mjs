@@ -1,4 +1,4 @@
-// Figure 5: footprint. The peak RSS the agent adds to a small HTTP service on every supported
+// Figure 11: footprint. The peak RSS the agent adds to a small HTTP service on every supported
 // Node major: the guard alone (metrics off), then its telemetry one step at a time (the bundle
 // loaded; started without the instrumentations: SDK, gauges, /metrics server; both
 // instrumentations started: the default), against prom-client's default metrics and the
@@ -110,8 +110,8 @@ export async function footprint(ctx) {
   return {
     md,
     summary: [
-      { figure: '5. footprint: guard alone', result: verdicts.map((v) => `${v.major}: +${v.guard.toFixed(1)} MiB`).join(', '), goal: `<= ${GUARD_GOAL_MIB} MiB`, met: guardMet },
-      { figure: '5. footprint: with telemetry', result: verdicts.map((v) => `${v.major}: +${v.full.toFixed(1)} vs +${v.prom.toFixed(1)} MiB`).join(', '), goal: "<= prom-client's added", met: fullMet },
+      { figure: '11. footprint: guard alone', result: verdicts.map((v) => `${v.major}: +${v.guard.toFixed(1)} MiB`).join(', '), goal: `<= ${GUARD_GOAL_MIB} MiB`, met: guardMet },
+      { figure: '11. footprint: with telemetry', result: verdicts.map((v) => `${v.major}: +${v.full.toFixed(1)} vs +${v.prom.toFixed(1)} MiB`).join(', '), goal: "<= prom-client's added", met: fullMet },
     ],
   };
 }

@@ -1,4 +1,4 @@
-// Figure 6: the agent's own CPU cost as a share of the app's, in a GC-heavy app and an HTTP app,
+// Figure 12: the agent's own CPU cost as a share of the app's, in a GC-heavy app and an HTTP app,
 // at the default poll and at the 10 ms floor, with and without telemetry.
 // - Per unit of work (callgrind): the app's instructions per batch of allocations / per request,
 //   with and without the agent, each from two runs of different sizes so that start-up (and
@@ -19,7 +19,7 @@ import { callgrindAvailable } from '../lib/nodes.mjs';
 import { instructions } from '../lib/callgrind.mjs';
 
 const GOAL = 0.01;
-const GC_APP = join(BENCH, 'apps', 'gc-heavy.cjs');
+const GC_APP = join(BENCH, 'apps', 'gc-work.cjs');
 const HTTP_APP = join(BENCH, 'apps', 'http-json.cjs');
 const telemetryNow = { OOMGUARD_TELEMETRY_DELAY: '0s', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', WAIT_TELEMETRY: '1' };
 const noTicks = { OOMGUARD_POLL_INTERVAL: '1h' };
@@ -193,7 +193,7 @@ export async function overhead(ctx) {
   const totalDefault = shares && t1 !== undefined ? Math.max(shares.gcFull, shares.httpFull) + t1 : undefined;
   const met = totalDefault === undefined ? undefined : totalDefault <= GOAL;
   const md = [
-    `Per unit of work, in instructions (\`valgrind --tool=callgrind\`; each figure is the difference of two runs, ${'100 and 300'} batches of the GC-heavy app (bench/apps/gc-heavy.cjs: 4000 short-lived objects per batch, hundreds of scavenges per CPU second) and ${'200 and 600'} requests over keep-alive to the HTTP app (bench/apps/http-json.cjs), divided by the difference in work, so start-up and loading telemetry cancel out; \`OOMGUARD_POLL_INTERVAL=1h\`: under callgrind the clock runs ~50x slower and would add ticks that the work would not have had; telemetry started at once with \`OOMGUARD_TELEMETRY_DELAY=0s\`, never scraped):`,
+    `Per unit of work, in instructions (\`valgrind --tool=callgrind\`; each figure is the difference of two runs, ${'100 and 300'} batches of the GC-heavy app (bench/apps/gc-work.cjs: 4000 short-lived objects per batch, hundreds of scavenges per CPU second) and ${'200 and 600'} requests over keep-alive to the HTTP app (bench/apps/http-json.cjs), divided by the difference in work, so start-up and loading telemetry cancel out; \`OOMGUARD_POLL_INTERVAL=1h\`: under callgrind the clock runs ~50x slower and would add ticks that the work would not have had; telemetry started at once with \`OOMGUARD_TELEMETRY_DELAY=0s\`, never scraped):`,
     '',
     batch ? table(['app', 'agent', 'instructions per unit of work', 'added'], countedRows) : `_Skipped (${quick ? '--quick' : 'valgrind not found'})._`,
     '',
@@ -214,7 +214,7 @@ export async function overhead(ctx) {
   return {
     md,
     summary: {
-      figure: '6. agent CPU share (counted)',
+      figure: '12. agent CPU share (counted)',
       result: shares ? `per GC-heavy batch +${pct(shares.gcFull)}, per request +${pct(shares.httpFull)} (defaults); guard alone +${pct(shares.gcGuard)}, +${pct(shares.httpGuard)}; ticks ${t1 === undefined ? 'n/a' : pct(t1)} (10 ms: ${t100 === undefined ? 'n/a' : pct(t100)})` : 'not counted (no callgrind)',
       goal: '<= 1% at default poll, resolved',
       met: met === undefined ? 'inconclusive' : met,

@@ -7,7 +7,8 @@ import { BENCH, REGISTER, ROOT, freePort, pinnedEnv } from './util.mjs';
 
 /**
  * @typedef {{ name: string, label: string, args: string[], env: Record<string,string>, metrics: boolean }} Variant
- * `metricsEnv(port)` gives the variables that put its `/metrics` (if any) on 127.0.0.1:port.
+ * `metricsEnv(port)` gives the variables that put its `/metrics` (if any) on 127.0.0.1:port; a
+ * variant may bring its own (another build of oomguard reading other variables).
  */
 export const VARIANTS = {
   none: { name: 'none', label: 'no agent', args: [], env: {}, metrics: false },
@@ -26,7 +27,8 @@ export const VARIANTS = {
 /** Environment that puts a variant's metrics endpoint on 127.0.0.1:port. */
 export function metricsEnv(variant, port) {
   if (!variant.metrics) return {};
-  if (variant.name.startsWith('oomguard')) return { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) };
+  if (variant.metricsEnv) return variant.metricsEnv(port);
+  if (variant.name.startsWith('oomguard')) return { OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port) };
   return { PEER_METRICS_PORT: String(port) };
 }
 

@@ -2,11 +2,20 @@
  * A pressure event as OpenTelemetry signals: one span and one log record of the same name, the
  * record correlated with the span, both carrying the crossing, the whole reading and every
  * threshold, so an operator sees in one event why the guard acted.
+ *
+ * A warning or a recovery is an instant. A shutdown is not: its span starts at the reading the
+ * guard acted on and stays open while the shutdown hooks run, one span event per hook as it
+ * settled, and ends when they are done, just before the flush that sends it, so its duration is
+ * the drain time. The log record goes out at once, at the decision, so that a shutdown cut short
+ * (the deadline, an emergency exit) still leaves its record; such a shutdown leaves no span.
  */
-import type { Attributes, Logger, Tracer } from '@opentelemetry/api';
+import type { Attributes, Logger, Span, Tracer } from '@opentelemetry/api';
 import type { GuardState, PressureEvent } from '../types';
+import type { HookResult } from '../shutdown';
 import * as sc from '../semconv';
 import { READING_FIELDS, reportable, thresholdEntries } from './fields';
+import { evidenceAttributes } from './evidence';
+import { headline } from '../evidence/report';
 
 /** Event name and log severity by level: a shutdown is an error, a cleared warning news. */
 const KINDS: Readonly<Record<GuardState, readonly [name: string, severity: 'ERROR' | 'WARN' | 'INFO']>> = {
@@ -39,12 +48,15 @@ function eventAttributes(event: PressureEvent): Attributes {
   for (const [key, value] of numbers) {
     if (reportable(value)) attributes[key] = value;
   }
-  return attributes;
+  return { ...attributes, ...evidenceAttributes(event.evidence) };
 }
 
-/** Emit `event` as a span (through `tracer`) and a log record (through `logger`); may throw. */
-export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logger: Logger | undefined): void {
-  if (!tracer && !logger) return;
+/**
+ * Emit `event` as a span (through `tracer`) and a log record (through `logger`); may throw.
+ * Returns the span of a shutdown, still open: `endShutdownSpan` ends it.
+ */
+export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logger: Logger | undefined): Span | undefined {
+  if (!tracer && !logger) return undefined;
   // Required, not imported: loading this module must load no OpenTelemetry code (see index.ts).
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   // An observed shutdown (shadow mode) is news of what would have happened, not a failure.
@@ -53,10 +65,15 @@ export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logg
   // ROOT_CONTEXT, not context.active(): the app's context manager (if any) must not make our
   // span a child of whatever request happened to be running when the watcher ticked.
   let context = api.ROOT_CONTEXT;
+  let open: Span | undefined;
   if (tracer) {
     const span = tracer.startSpan(name, { kind: api.SpanKind.INTERNAL, startTime: event.reading.time, attributes }, api.ROOT_CONTEXT);
-    if (event.level === 'shutdown' && !event.observed) span.setStatus({ code: api.SpanStatusCode.ERROR, message: event.reason });
-    span.end();
+    if (event.level === 'shutdown' && !event.observed) {
+      span.setStatus({ code: api.SpanStatusCode.ERROR, message: event.reason });
+      open = span;
+    } else {
+      span.end();
+    }
     context = api.trace.setSpan(api.ROOT_CONTEXT, span);
   }
   const what = event.level === 'ok' ? 'memory pressure cleared' : event.observed ? 'memory pressure shutdown observed (OOMGUARD_ACTION=observe: not acting)' : `memory pressure ${event.level}`;
@@ -65,8 +82,34 @@ export function emitEvent(event: PressureEvent, tracer: Tracer | undefined, logg
     severityNumber: api.SeverityNumber[severityText],
     severityText,
     timestamp: event.reading.time,
-    body: `${what}: ${event.signal} ${event.value} bytes, threshold ${event.threshold} bytes (${event.reason})`,
+    body: `${what}: ${event.signal} ${event.value} bytes, threshold ${event.threshold} bytes (${event.reason})${bodyEvidence(event)}`,
     attributes,
     context,
   });
+  return open;
+}
+
+/**
+ * End a shutdown's span: one `oomguard.hook` event per hook, at the time it settled (all hooks
+ * start together, and the flush that calls this follows the last one, so each settled `ms`
+ * after `now - max(ms)`), with its name, outcome, duration and error. Never throws.
+ */
+export function endShutdownSpan(span: Span, hooks: readonly HookResult[] = [], now: number = Date.now()): void {
+  try {
+    const started = now - hooks.reduce((max, h) => Math.max(max, h.ms), 0);
+    for (const hook of hooks) {
+      const attributes: Attributes = { [sc.ATTR_HOOK_NAME]: hook.name, [sc.ATTR_HOOK_OUTCOME]: hook.outcome, [sc.ATTR_HOOK_DURATION]: hook.ms };
+      if (hook.error !== undefined) attributes[sc.ATTR_ERROR_MESSAGE] = hook.error;
+      span.addEvent(sc.EVENT_HOOK, attributes, started + hook.ms);
+    }
+    span.setAttribute(sc.ATTR_HOOKS_FAILED, hooks.filter((h) => h.outcome !== 'ok').length);
+  } finally {
+    span.end(now);
+  }
+}
+
+/** The shutdown's headline after the body's own text: the first line an operator reads names the leak. */
+function bodyEvidence(event: PressureEvent): string {
+  const text = event.evidence && headline(event.evidence);
+  return text ? `; ${text}` : '';
 }

@@ -4,8 +4,10 @@
  * same endpoint, without touching the app's global provider.
  */
 import type { MeterProvider } from '@opentelemetry/api';
+import type { InstrumentationName } from '../types';
 import * as sc from '../semconv';
 import { describeError } from '../safely';
+import type { AgentLog } from '../log';
 import { turn } from './sdk';
 
 /** What the agent needs of an instrumentation: to bind it to a provider, and to stop it. */
@@ -19,7 +21,7 @@ interface Instrumentation {
  * Constructed with `enabled: false`, then given our provider, then enabled: constructed enabled,
  * an instrumentation would first bind to the global (no-op) provider.
  */
-const INSTRUMENTATIONS: readonly (readonly [what: string, make: () => Instrumentation])[] = [
+const INSTRUMENTATIONS: readonly (readonly [what: InstrumentationName, make: () => Instrumentation])[] = [
   [
     'runtime',
     () => {
@@ -37,12 +39,18 @@ const INSTRUMENTATIONS: readonly (readonly [what: string, make: () => Instrument
 ];
 
 /**
- * Start each instrumentation on `meterProvider`, one event-loop turn apart (each is a heavy
- * require). One that fails to load or start gives one line and is left out; the rest still run.
+ * Start each instrumentation `wanted` names (`OOMGUARD_INSTRUMENTATIONS`) on `meterProvider`, one
+ * event-loop turn apart (each is a heavy require); one not wanted is not even loaded. One that
+ * fails to load or start gives one line and is left out; the rest still run.
  */
-export async function startInstrumentations(meterProvider: MeterProvider, say: (line: string) => void): Promise<Instrumentation[]> {
+export async function startInstrumentations(
+  meterProvider: MeterProvider,
+  wanted: readonly InstrumentationName[],
+  say: AgentLog,
+): Promise<Instrumentation[]> {
   const started: Instrumentation[] = [];
   for (const [what, make] of INSTRUMENTATIONS) {
+    if (!wanted.includes(what)) continue;
     await turn();
     try {
       const instrumentation = make();
@@ -50,7 +58,7 @@ export async function startInstrumentations(meterProvider: MeterProvider, say: (
       instrumentation.enable();
       started.push(instrumentation);
     } catch (err) {
-      say(`oomguard: ${what} metrics off: ${describeError(err)}`);
+      say(`oomguard: ${what} metrics off: ${describeError(err)}`, 'warn');
     }
   }
   return started;

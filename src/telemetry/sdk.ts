@@ -15,6 +15,7 @@ import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs'
 import type { Resource } from '@opentelemetry/resources';
 import type { Config } from '../types';
 import * as sc from '../semconv';
+import { logExporters, metricExporters, spanExporters, type ExportWiring } from './exporters';
 
 type MetricsSdk = typeof import('@opentelemetry/sdk-metrics');
 
@@ -23,18 +24,21 @@ export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Every reader of the meter provider, and the two the agent drives itself. */
+/** What the OTLP exporters are built with: sockets and timeouts that never hold the app (transport.ts), and where a failed export is told. */
+export type OtlpWiring = ExportWiring;
+
+/** Every reader of the meter provider, and the ones the agent drives itself. */
 export interface Readers {
   all: MetricReader[];
   /** Serves `/metrics` when the endpoint is on. */
   prometheus?: PrometheusExporter;
-  /** Pushes metrics over OTLP; `flush()` forces its final export. */
-  otlp?: MetricReader;
+  /** Push readers (OTLP, console); `flush()` forces their final export. */
+  push: MetricReader[];
 }
 
-/** The caller's readers, plus Prometheus when the endpoint is on and OTLP when configured. */
-export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[]): Promise<Readers> {
-  const readers: Readers = { all: [...extra] };
+/** The caller's readers, plus Prometheus when the endpoint is on and a periodic reader per push exporter. */
+export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extra: MetricReader[], wiring: OtlpWiring): Promise<Readers> {
+  const readers: Readers = { all: [...extra], push: [] };
   if (config.metrics.enabled) {
     const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
     // Our own server serves the exporter's handler (see server.ts).
@@ -42,14 +46,14 @@ export async function metricReaders(metricsSdk: MetricsSdk, config: Config, extr
     readers.all.push(readers.prometheus);
     await turn();
   }
-  if (config.otlp) {
-    const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
-    readers.otlp = new metricsSdk.PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(),
+  for (const exporter of metricExporters(config.export.metrics, wiring)) {
+    const reader = new metricsSdk.PeriodicExportingMetricReader({
+      exporter,
       exportIntervalMillis: config.otlpExport.intervalMs,
       exportTimeoutMillis: config.otlpExport.timeoutMs,
     });
-    readers.all.push(readers.otlp);
+    readers.push.push(reader);
+    readers.all.push(reader);
     await turn();
   }
   return readers;
@@ -84,37 +88,31 @@ export interface EventProviders {
 }
 
 /**
- * Tracer and logger providers over the given exporters, else over OTLP when configured. Simple,
- * not batch, processors: events are rare and each should leave the process at once, so a SIGKILL
- * that follows a warning still finds the warning at the collector.
+ * Tracer and logger providers over the given exporters, else over the configured ones (OTLP in
+ * its protocol, console). Simple, not batch, processors: events are rare and each should leave
+ * the process at once, so a SIGKILL that follows a warning still finds the warning at the collector.
  */
 export async function eventProviders(
   config: Config,
   resource: Resource,
   exporters: { spanExporter?: SpanExporter | undefined; logExporter?: LogRecordExporter | undefined },
+  wiring: OtlpWiring,
 ): Promise<EventProviders> {
   const providers: EventProviders = {};
-  if (config.otlp) await turn();
-  const spanExporter = exporters.spanExporter ?? (config.otlp ? otlpSpanExporter() : undefined);
-  const logExporter = exporters.logExporter ?? (config.otlp ? otlpLogExporter() : undefined);
-  if (spanExporter) {
+  const { traces, logs } = config.export;
+  if (traces.otlp || logs.otlp) await turn();
+  const spans = exporters.spanExporter ? [exporters.spanExporter] : spanExporters(traces, wiring);
+  const records = exporters.logExporter ? [exporters.logExporter] : logExporters(logs, wiring);
+  if (spans.length > 0) {
     const traceSdk = require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
-    providers.tracerProvider = new traceSdk.TracerProvider({ resource, spanProcessors: [new traceSdk.SimpleSpanProcessor({ exporter: spanExporter })] });
+    const spanProcessors = spans.map((exporter) => new traceSdk.SimpleSpanProcessor({ exporter }));
+    providers.tracerProvider = new traceSdk.TracerProvider({ resource, spanProcessors });
   }
-  if (logExporter) {
-    if (config.otlp) await turn();
+  if (records.length > 0) {
+    if (logs.otlp) await turn();
     const logsSdk = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
-    providers.loggerProvider = new logsSdk.LoggerProvider({ resource, processors: [new logsSdk.SimpleLogRecordProcessor({ exporter: logExporter })] });
+    const processors = records.map((exporter) => new logsSdk.SimpleLogRecordProcessor({ exporter }));
+    providers.loggerProvider = new logsSdk.LoggerProvider({ resource, processors });
   }
   return providers;
-}
-
-function otlpSpanExporter(): SpanExporter {
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-  return new OTLPTraceExporter();
-}
-
-function otlpLogExporter(): LogRecordExporter {
-  const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http');
-  return new OTLPLogExporter();
 }

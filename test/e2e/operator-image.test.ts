@@ -105,8 +105,8 @@ function appEnv(ports: { http: number; metrics: number }, otlpUrl: string): Reco
   Object.assign(env, compose.services.app!.environment, {
     PORT: String(ports.http),
     HOST: '127.0.0.1',
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.metrics),
+    OOMGUARD_METRICS_HOST: '127.0.0.1',
+    OOMGUARD_METRICS_PORT: String(ports.metrics),
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
   });
   return env;
@@ -117,7 +117,7 @@ async function healthy(metricsPort: number, ms: number): Promise<{ code: number 
   const deadline = Date.now() + ms;
   for (;;) {
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn(node, image.healthcheck.slice(1), { cwd: srv, uid: NODE_UID, gid: NODE_GID, env: { PATH: '/usr/bin:/bin', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+      const c = spawn(node, image.healthcheck.slice(1), { cwd: srv, uid: NODE_UID, gid: NODE_GID, env: { PATH: '/usr/bin:/bin', OOMGUARD_METRICS_PORT: String(metricsPort) } });
       let out = '';
       c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       c.on('exit', (code) => resolve({ code, out }));

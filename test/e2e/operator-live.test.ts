@@ -152,8 +152,8 @@ describe.skipIf(!prometheus)('live: Prometheus with the repo rules and a leaking
     // sh puts itself into the cgroup, then execs node: the agent sees the limit from its first tick.
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      OOMGUARD_METRICS_HOST: '127.0.0.1',
+      OOMGUARD_METRICS_PORT: String(port),
       OTEL_SERVICE_NAME: 'oomguard-live-test',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpUrl,
       OOMGUARD_POLL_INTERVAL: '250ms',

@@ -138,7 +138,7 @@ describe('otel-collector/config.yaml', () => {
   it('scrapes the agent under the app’s service name, with a scrape config Prometheus itself accepts', async () => {
     const promtool = tool('promtool');
     const scrape = (collector.receivers.prometheus as { config: { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] } }).config;
-    expect(scrape.scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets))).toContain('app:9464');
+    expect(scrape.scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets))).toContain('app:9465');
     const env = compose.services.app!.environment as Record<string, string>;
     expect(scrape.scrape_configs.map((s) => s.job_name)).toContain(env.OTEL_SERVICE_NAME);
     if (!promtool) return;

@@ -24,7 +24,7 @@ const ENV = {
   OOMGUARD_ACTION: 'exit',
   OOMGUARD_METRICS: 'none',
   OOMGUARD_HEAP_TRESHOLD: '1GiB', // a typo: the did-you-mean path runs too
-  OTEL_EXPORTER_PROMETHEUS_PORT: '99999', // refused with a warning
+  OOMGUARD_METRICS_PORT: '99999', // refused with a warning
 };
 
 async function zodLoaded(args: string[]): Promise<boolean> {

@@ -45,8 +45,8 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     const child = run(
       'idle.js',
       baseEnv({
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OOMGUARD_METRICS_HOST: '127.0.0.1',
+        OOMGUARD_METRICS_PORT: String(port),
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e,team=memory',
       }),
       { node },
@@ -116,12 +116,20 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     expect(samples.some((s) => s.name === 'process_memory_usage')).toBe(true);
     expect(samples.some((s) => s.name === 'system_memory_usage')).toBe(true);
 
-    // target_info: service.name from the nearest package.json, OTEL_RESOURCE_ATTRIBUTES kept.
-    expect(one('target_info').labels).toMatchObject({
-      service_name: 'telemetry-fixture-app',
+    // target_info: service.name as the SDK names an app that names none (not the package.json
+    // beside the script), host and runtime, OTEL_RESOURCE_ATTRIBUTES kept, no command line.
+    const target = one('target_info').labels;
+    expect(target).toMatchObject({
+      service_name: `unknown_service:${node}`,
+      process_pid: String(child.proc.pid),
+      process_runtime_name: 'nodejs',
+      process_runtime_version: (await ask<{ version: string }>(child, 'version')).version,
       deployment_environment_name: 'e2e',
       team: 'memory',
     });
+    expect(target.host_name).toBeTruthy();
+    expect(target.service_instance_id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const key of Object.keys(target)) expect(key).not.toMatch(/command|executable_path|owner/);
 
     child.proc.stdin!.end('exit 0\n');
     expect((await child.exited).code).toBe(0);
@@ -131,7 +139,7 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
 describe('Prometheus endpoint settings', () => {
   it('takes service.name from OTEL_SERVICE_NAME over the package name', async () => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_SERVICE_NAME: 'checkout' }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), OTEL_SERVICE_NAME: 'checkout' }));
     children.push(child);
     const got = await getWhenUp(`http://127.0.0.1:${port}/metrics`);
     expect(got, child.stderr()).toBeDefined();
@@ -145,9 +153,10 @@ describe('Prometheus endpoint settings', () => {
     ['the default settings', true, {}],
     ['OOMGUARD_METRICS=none', false, { OOMGUARD_METRICS: 'none' }],
     ['OTEL_SDK_DISABLED=true', false, { OTEL_SDK_DISABLED: 'true' }],
+    ['OTEL_METRICS_EXPORTER=none', false, { OTEL_METRICS_EXPORTER: 'none' }],
   ])('with %s the metrics port is open: %s (and the SDK is loaded only then)', async (_what, open, extra: Record<string, string>) => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), ...extra }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), ...extra }));
     children.push(child);
     await child.waitFor('stderr', /app ready/);
     // Telemetry comes up right after start-up; 2 s is several times what it takes here.
@@ -163,27 +172,48 @@ describe('Prometheus endpoint settings', () => {
   });
 });
 
+describe('OOMGUARD_INSTRUMENTATIONS', () => {
+  it.each([
+    ['none', [], ['v8js_', 'nodejs_eventloop_', 'process_', 'system_']],
+    ['host', ['process_', 'system_'], ['v8js_', 'nodejs_eventloop_']],
+  ])('=%s leaves out the runtime or host series it does not name, and keeps the oomguard ones', async (value, kept, gone) => {
+    const port = await freePort();
+    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
+    children.push(child);
+    await child.waitFor('stderr', /app ready/);
+    expect(await getWhenUp(`http://127.0.0.1:${port}/metrics`), child.stderr()).toBeDefined();
+    await new Promise((r) => setTimeout(r, 500));
+    const names = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).samples.map((s) => s.name);
+    expect(names).toContain('oomguard_heap_in_use');
+    for (const prefix of kept) expect(names.some((n) => n.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of gone) expect(names.filter((n) => n.startsWith(prefix)), prefix).toEqual([]);
+    child.proc.stdin!.end();
+    expect((await child.exited).code).toBe(0);
+  });
+});
+
 describe('a metrics port already taken', () => {
   let holder: Server | undefined;
   afterEach(() => holder?.close());
 
   it.each([
-    ['warns in one line', {}, /oomguard: metrics endpoint off: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
-    ['says the parent holds it when OOMGUARD_PARENT_PID is set', { OOMGUARD_PARENT_PID: '4242' }, /held by the parent process \(pid 4242\)/],
+    ['asked for explicitly: one line, the user must pick another', {}, /^oomguard: metrics endpoint off: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
+    ['held by the guarded parent (OOMGUARD_PARENT_PID): expected, so silent', { OOMGUARD_PARENT_PID: '4242' }, undefined],
+    ['held by the guarded parent, with OOMGUARD_LOG_LEVEL=debug: the diagnostic says so', { OOMGUARD_PARENT_PID: '4242', OOMGUARD_LOG_LEVEL: 'debug' }, /held by the parent process \(pid 4242\)/],
   ])('%s; the app runs and its exit code is unchanged', async (_what, extra: Record<string, string>, line) => {
     holder = createServer();
     await new Promise<void>((r) => holder!.listen(0, '127.0.0.1', r));
     const port = (holder.address() as { port: number }).port;
     const child = run(
       'idle.js',
-      baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), IDLE_MS: '2500', IDLE_EXIT_CODE: '7', ...extra }),
+      baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), IDLE_MS: '2500', IDLE_EXIT_CODE: '7', ...extra }),
     );
     children.push(child);
     const { code, signal } = await child.exited;
     expect([code, signal]).toEqual([7, null]);
     expect(child.stderr()).toMatch(/app ready/);
     const lines = child.stderr().split('\n').filter((l) => l.includes('oomguard'));
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(line);
+    expect(lines).toHaveLength(line ? 1 : 0);
+    if (line) expect(lines[0]).toMatch(line);
   });
 });

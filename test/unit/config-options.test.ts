@@ -24,9 +24,11 @@ describe('options', () => {
     [{ rssThreshold: '75%', rssWarn: false }, { rssThreshold: { kind: 'percent', percent: 75 }, rssWarn: { kind: 'off' } }],
     [{ pollInterval: '100ms', shutdownTimeout: 5000 }, { pollIntervalMs: 100, shutdownTimeoutMs: 5000 }],
     [{ exitCode: 3, action: 'signal' }, { exitCode: 3, action: 'signal' }],
-    [{ metrics: false }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ metrics: 'none' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ metricsHost: 'localhost', metricsPort: 0 }, { metrics: { enabled: true, host: 'localhost', port: 0 } }],
+    [{ metrics: false }, { metrics: { enabled: false, mode: 'none', host: undefined, port: 9465, requested: false } }],
+    [{ metrics: 'none' }, { metrics: { enabled: false, mode: 'none', host: undefined, port: 9465, requested: false } }],
+    [{ metrics: 'global' }, { metrics: { enabled: false, mode: 'global', host: undefined, port: 9465, requested: false } }],
+    [{ metricsHost: 'localhost', metricsPort: 0 }, { metrics: { enabled: true, mode: 'prometheus', host: 'localhost', port: 0, requested: true } }],
+    [{ logLevel: 'warn' }, { logLevel: 'warn' }],
     [{ otlp: true }, { otlp: true }],
     [{ sdkDisabled: true }, { sdkDisabled: true, otlp: false }],
   ])('accepts %j', (options, expected) => {
@@ -64,10 +66,11 @@ describe('options', () => {
     expect(result.warnings).toEqual([
       {
         variable: 'options.heapTreshold',
-        value: '1GiB',
+        value: '',
         expected: 'heapThreshold',
         message: 'oomguard has no such option; did you mean heapThreshold?',
         severity: 'warning',
+        redacted: true,
       },
     ]);
   });

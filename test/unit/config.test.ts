@@ -21,10 +21,22 @@ describe('defaults', () => {
       shutdownTimeoutMs: 10_000,
       exitCode: 2,
       action: 'auto',
-      metrics: { enabled: true, host: undefined, port: 9464 },
+      metrics: { enabled: true, mode: 'prometheus', host: undefined, port: 9465, requested: false },
+      logLevel: 'error',
       otlp: false,
       otlpExport: { intervalMs: 60_000, timeoutMs: 30_000 },
       sdkDisabled: false,
+      native: 'auto',
+      nativeReserveBytes: 64 * 1024 * 1024,
+      heapSampling: 'warn',
+      profileDir: undefined,
+      terminationLog: '/dev/termination-log',
+      export: {
+        traces: { otlp: false, console: false, protocol: 'http/protobuf' },
+        metrics: { otlp: false, console: false, protocol: 'http/protobuf' },
+        logs: { otlp: false, console: false, protocol: 'http/protobuf' },
+      },
+      instrumentations: ['runtime', 'host'],
       telemetryDelayMs: 5000,
     });
   });
@@ -38,7 +50,7 @@ describe('defaults', () => {
   });
 
   it('treats empty and blank variables as unset, as the OpenTelemetry specification asks', () => {
-    expect(config({ OOMGUARD_HEAP_THRESHOLD: '', OOMGUARD_POLL_INTERVAL: '  ', OTEL_EXPORTER_PROMETHEUS_PORT: '' })).toEqual(DEFAULTS);
+    expect(config({ OOMGUARD_HEAP_THRESHOLD: '', OOMGUARD_POLL_INTERVAL: '  ', OOMGUARD_METRICS_PORT: '' })).toEqual(DEFAULTS);
   });
 
   it('reports where each value came from', () => {
@@ -75,14 +87,21 @@ describe('good environment values', () => {
     [{ OOMGUARD_EXIT_CODE: '125' }, { exitCode: 125 }],
     [{ OOMGUARD_ACTION: 'exit' }, { action: 'exit' }],
     [{ OOMGUARD_ACTION: 'SIGNAL' }, { action: 'signal' }],
-    [{ OOMGUARD_METRICS: 'none' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OOMGUARD_METRICS: 'Prometheus' }, { metrics: { enabled: true, host: undefined, port: 9464 } }],
-    [{ OOMGUARD_METRICS: 'off' }, { metrics: { enabled: false, host: undefined, port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' }, { metrics: { enabled: true, host: '127.0.0.1', port: 9100 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '[::1]' }, { metrics: { enabled: true, host: '::1', port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '::' }, { metrics: { enabled: true, host: '::', port: 9464 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '0' }, { metrics: { enabled: true, host: undefined, port: 0 } }],
-    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '65535' }, { metrics: { enabled: true, host: undefined, port: 65535 } }],
+    [{ OOMGUARD_METRICS: 'none' }, { metrics: { enabled: false, mode: 'none', host: undefined, port: 9465, requested: false } }],
+    [{ OOMGUARD_METRICS: 'Global' }, { metrics: { enabled: false, mode: 'global', host: undefined, port: 9465, requested: false } }],
+    [{ OOMGUARD_METRICS: 'Prometheus' }, { metrics: { enabled: true, mode: 'prometheus', host: undefined, port: 9465, requested: false } }],
+    [{ OOMGUARD_METRICS: 'off' }, { metrics: { enabled: false, mode: 'none', host: undefined, port: 9465, requested: false } }],
+    [{ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: '9100' }, { metrics: { enabled: true, mode: 'prometheus', host: '127.0.0.1', port: 9100, requested: true } }],
+    [{ OOMGUARD_METRICS_HOST: '[::1]' }, { metrics: { enabled: true, mode: 'prometheus', host: '::1', port: 9465, requested: true } }],
+    [{ OOMGUARD_METRICS_HOST: '::' }, { metrics: { enabled: true, mode: 'prometheus', host: '::', port: 9465, requested: true } }],
+    [{ OOMGUARD_METRICS_PORT: '0' }, { metrics: { enabled: true, mode: 'prometheus', host: undefined, port: 0, requested: true } }],
+    [{ OOMGUARD_METRICS_PORT: '65535' }, { metrics: { enabled: true, mode: 'prometheus', host: undefined, port: 65535, requested: true } }],
+    // The app's own Prometheus exporter's variables are the app's: the guard reads neither.
+    [{ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '9464' }, { metrics: { enabled: true, mode: 'prometheus', host: undefined, port: 9465, requested: false } }],
+    [{ OOMGUARD_LOG_LEVEL: 'debug' }, { logLevel: 'debug' }],
+    [{ OTEL_LOG_LEVEL: 'INFO' }, { logLevel: 'info' }],
+    [{ OOMGUARD_LOG_LEVEL: 'none', OTEL_LOG_LEVEL: 'DEBUG' }, { logLevel: 'none' }],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc, tenant=x' }, { otlp: true }],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, { otlp: true }],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces' }, { otlp: true }],
     [{ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://localhost:4318/v1/metrics' }, { otlp: true }],
@@ -90,7 +109,7 @@ describe('good environment values', () => {
     [{ OTEL_SDK_DISABLED: 'TRUE' }, { sdkDisabled: true, otlp: false }],
     [{ OTEL_SDK_DISABLED: 'false' }, { sdkDisabled: false }],
     // No telemetry at all with the SDK disabled, whatever else is set; the guard still guards.
-    [{ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { sdkDisabled: true, otlp: false, metrics: { enabled: false, host: undefined, port: 9464 }, enabled: true }],
+    [{ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, { sdkDisabled: true, otlp: false, metrics: { enabled: false, mode: 'none', host: undefined, port: 9465, requested: false }, enabled: true }],
   ])('reads %j', (env, expected) => {
     const result = loadConfig(env);
     expect(result).toMatchObject({ ok: true, warnings: [] });
@@ -146,7 +165,7 @@ describe('bad environment values', () => {
     [{ OOMGUARD_EXIT_CODE: '300' }, 'OOMGUARD_EXIT_CODE', '300', EXPECTED.exitCode, 'an exit code has 8 bits'],
     [{ OOMGUARD_EXIT_CODE: '2.0' }, 'OOMGUARD_EXIT_CODE', '2.0', EXPECTED.exitCode, 'this is not a whole, non-negative number'],
     [{ OOMGUARD_ACTION: 'kill' }, 'OOMGUARD_ACTION', 'kill', 'exit, signal, auto or observe', 'this is not an action'],
-    [{ OOMGUARD_METRICS: 'otlp' }, 'OOMGUARD_METRICS', 'otlp', 'prometheus or none (or true/false)', 'this is not a metrics endpoint kind'],
+    [{ OOMGUARD_METRICS: 'otlp' }, 'OOMGUARD_METRICS', 'otlp', EXPECTED.metrics, 'this is not a metrics endpoint kind'],
   ])('%j is an error naming %s', (env, variable, value, expected, message) => {
     const issues = errors(env);
     expect(issues).toHaveLength(1);
@@ -193,10 +212,17 @@ describe('warnings that leave the config valid', () => {
     [{ OOMGUARD_RSS_WRAN: '70%' }, 'OOMGUARD_RSS_WRAN', 'oomguard does not read this variable; did you mean OOMGUARD_RSS_WARN?', 'OOMGUARD_RSS_WARN'],
     [{ oomguard_exit_code: '3' }, 'oomguard_exit_code', 'oomguard does not read this variable; did you mean OOMGUARD_EXIT_CODE?', 'OOMGUARD_EXIT_CODE'],
     [{ OOMGUARD_FROBNICATE: '1' }, 'OOMGUARD_FROBNICATE', 'oomguard does not read this variable', `one of ${KNOWN_OOMGUARD_VARIABLES.join(', ')}`],
-  ])('an unknown variable %j gets a warning, with the closest name when there is one', (env, variable, message, expected) => {
+  ])('an unknown variable %j gets a warning, with the closest name when there is one, and never its value', (env, variable, message, expected) => {
     const result = loadConfig(env);
     expect(result).toMatchObject({ ok: true, config: DEFAULTS });
-    expect(result.warnings).toEqual([{ variable, value: Object.values(env)[0], expected, message, severity: 'warning' }]);
+    expect(result.warnings).toEqual([{ variable, value: '', expected, message, severity: 'warning', redacted: true }]);
+    expect(formatIssue(result.warnings[0]!)).toMatch(new RegExp(`^oomguard: warning: ${variable}=<redacted>: `));
+  });
+
+  it('never shows the value of an unknown variable, which may be a credential', () => {
+    const line = formatIssue(loadConfig({ OOMGUARD_API_TOKEN: 'sk-live-123456' }).warnings[0]!);
+    expect(line).toContain('OOMGUARD_API_TOKEN');
+    expect(line).not.toContain('sk-live');
   });
 
   it('leaves variables of other tools alone', () => {

@@ -36,6 +36,9 @@ function setup(telemetry?: Promise<TelemetryHandle | undefined>, action: EventsD
     shutdown: {
       run: (event, options) => (runs.push({ event, options }), order.push('shutdown'), Promise.resolve([])),
       abort: (why) => void aborts.push(why),
+      get running() {
+        return runs.length > 0;
+      },
     },
     telemetry: () => telemetry,
   };
@@ -97,13 +100,15 @@ describe('Events: what a decision becomes', () => {
     const { events, runs } = setup(new Promise((resolve) => (up = resolve)));
     events.onDecision(shutdownDecision, reading, evaluation);
     const t0 = Date.now();
-    await runs[0]!.options.flush!(30);
+    await runs[0]!.options.flush!(30, []);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(handle.flush).not.toHaveBeenCalled();
     up(handle);
-    await runs[0]!.options.flush!(200);
+    const hooks = [{ name: 'wal', outcome: 'ok' as const, ms: 12 }];
+    await runs[0]!.options.flush!(200, hooks);
     expect(recorded.map((e) => e.level)).toEqual(['shutdown']);
-    expect(handle.flush).toHaveBeenCalledWith(expect.any(Number));
+    // The hooks' outcomes go along: they end the shutdown span.
+    expect(handle.flush).toHaveBeenCalledWith(expect.any(Number), hooks);
     expect((handle.flush as unknown as { mock: { calls: number[][] } }).mock.calls[0]![0]).toBeLessThanOrEqual(200);
   });
 });
@@ -133,6 +138,55 @@ describe('Events in shadow mode (OOMGUARD_ACTION=observe)', () => {
     events.onDecision({ action: 'warn', signal: 'heap', value: 72 * MiB, threshold: 70 * MiB, reason: 'heap-warn' }, reading, evaluation);
     expect(heard).toEqual(['warn']);
     expect(JSON.parse(lines[0]!)).not.toHaveProperty('observed');
+  });
+});
+
+describe("Events: V8's near-heap-limit callback (the native part)", () => {
+  const heapLimitEvent: PressureEvent = { level: 'shutdown', signal: 'heap', reason: 'heap-limit', value: 100 * MiB, threshold: 100 * MiB, pressure: 1.3, reading, thresholds };
+  const heapEmergency: Decision = { action: 'emergency', signal: 'heap', value: 95 * MiB, threshold: 90 * MiB, reason: 'heap-emergency' };
+
+  it('starts the heap-limit shutdown on the same path as the policy: JSON line, listeners, warning, then the shutdown', () => {
+    const { events, lines, order, listeners, runs, warnings } = setup();
+    listeners.add(() => void order.push('listener'));
+    events.heapLimit(() => heapLimitEvent);
+    expect(order).toEqual(['log', 'listener', 'warning', 'shutdown']);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ name: 'oomguard.shutdown', level: 'shutdown', signal: 'heap', reason: 'heap-limit', value: 100 * MiB });
+    expect(warnings).toHaveBeenCalledWith('memory pressure: the V8 heap reached its limit (100MiB); shutting down (pressure 1.30)', {
+      code: 'OOMGUARD_MEMORY_PRESSURE',
+      detail: 'reason: heap-limit',
+    });
+    expect(runs.map((r) => r.event.reason)).toEqual(['heap-limit']);
+  });
+
+  it('during a running shutdown it ends that shutdown at once, without a second event', () => {
+    const { events, lines, runs, aborts } = setup();
+    events.onDecision(shutdownDecision, reading, evaluation);
+    const made = vi.fn(() => heapLimitEvent);
+    events.heapLimit(made);
+    expect(made).not.toHaveBeenCalled();
+    expect(aborts).toEqual(['the V8 heap reached its limit during the shutdown']);
+    expect(runs).toHaveLength(1);
+    expect(lines).toHaveLength(1);
+  });
+
+  it("after it: the policy's later shutdown is not announced again, its heap emergencies are dropped, an RSS emergency still ends the shutdown", () => {
+    const { events, lines, runs, aborts } = setup();
+    events.heapLimit(() => heapLimitEvent);
+    events.onDecision(shutdownDecision, reading, evaluation);
+    events.onDecision(heapEmergency, reading, evaluation);
+    events.onDecision({ ...heapEmergency, reason: 'gc-thrash-emergency' }, reading, evaluation);
+    expect(lines).toHaveLength(1);
+    expect(runs).toHaveLength(1);
+    expect(aborts).toEqual([]);
+    events.onDecision({ action: 'emergency', signal: 'rss', value: 190 * MiB, threshold: 180 * MiB, reason: 'rss-emergency' }, reading, evaluation);
+    expect(aborts).toEqual(['memory is still rising during the shutdown (rss 190MiB >= 180MiB)']);
+  });
+
+  it('without it, a heap emergency still ends a policy shutdown', () => {
+    const { events, aborts } = setup();
+    events.onDecision(shutdownDecision, reading, evaluation);
+    events.onDecision(heapEmergency, reading, evaluation);
+    expect(aborts).toEqual(['memory is still rising during the shutdown (heap 95MiB >= 90MiB)']);
   });
 });
 

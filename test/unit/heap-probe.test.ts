@@ -18,7 +18,7 @@ const reading = (oldGenInUse: number): Reading => ({
   gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
 });
 
-function probe(opts: { trigger?: (() => void) | undefined; after?: number } = {}) {
+function probe(opts: { trigger?: (() => void) | undefined; after?: number; majorsReported?: boolean } = {}) {
   const gc = {
     observing: false,
     calls: [] as string[],
@@ -45,6 +45,7 @@ function probe(opts: { trigger?: (() => void) | undefined; after?: number } = {}
     now: () => clock.now,
     gcTrigger: () => (triggers++, trigger),
     readSpaces: () => ({ oldGen: after, young: 0, youngLarge: 0, newSpaceCapacity: MiB }),
+    majorsReported: () => opts.majorsReported ?? false,
   });
   return { p, gc, clock, forcedGcs: () => forced, triggersMade: () => triggers };
 }
@@ -108,6 +109,13 @@ describe('HeapProbe.follow: GCs observed only near the line', () => {
     gc.observing = observing;
     p.follow(reading(share * LINE), LINE, state);
     expect(gc.calls).toEqual(calls);
+  });
+
+  it('lets go under 40% but keeps the GC numbers while major GCs are reported without the observer', () => {
+    const { p, gc } = probe({ majorsReported: true });
+    gc.observing = true;
+    p.follow(reading(0.39 * LINE), LINE, 'ok');
+    expect(gc.calls).toEqual(['stop']);
   });
 
   it('with the heap line off, measures against the budget', () => {

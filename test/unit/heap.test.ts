@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generationSizes, heapBudget, lastFlag, spaceGeneration, splitNodeOptions, watchedOldGen } from '../../src/heap';
 import {
+  initialOldGenerationLimit,
+  limitBeforeFirstMajorGc,
   defaultSemiSpace,
   dynamicGrowingFactor,
   maxGrowingFactor,
@@ -154,6 +156,19 @@ describe('next-GC estimate (V8 CalculateAllocationLimit)', () => {
   it('grows by at least 8 MiB plus the new space when far from the max', () => {
     expect(nextGcEstimate({ oldGenLive: 10 * MiB, maxOldSize: 4096 * MiB, newSpaceCapacity: 1 * MiB, factor: 1.1 })).toBe(19 * MiB);
     expect(nextGcEstimate({ oldGenLive: 100 * MiB, maxOldSize: 4096 * MiB, newSpaceCapacity: 1 * MiB, factor: 4 })).toBe(401 * MiB);
+  });
+});
+
+describe("V8's limit before its first major GC", () => {
+  it('starts at half the max old generation, at most 512 MiB, rounded down to a 256 KiB page', () => {
+    expect(initialOldGenerationLimit(128 * MiB)).toBe(64 * MiB);
+    expect(initialOldGenerationLimit(4144 * MiB)).toBe(512 * MiB);
+    expect(initialOldGenerationLimit(100 * MiB + 100_000)).toBe(50 * MiB);
+  });
+  it('is lowered by scavenges to the old generation + 8 MiB (as measured: 4.6-5.0 MiB idle -> 12-13 MiB)', () => {
+    expect(limitBeforeFirstMajorGc(5 * MiB, 4096 * MiB)).toBe(13 * MiB);
+    expect(limitBeforeFirstMajorGc(5 * MiB, 16 * MiB)).toBe(8 * MiB);
+    expect(limitBeforeFirstMajorGc(600 * MiB, 4096 * MiB)).toBe(512 * MiB);
   });
 });
 

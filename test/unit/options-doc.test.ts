@@ -22,7 +22,7 @@ describe('the options tables of the docs', () => {
       '| `enabled` | `OOMGUARD_ENABLED` | `true` | [boolean](docs/configuration.md#forms) | `false`: the preload does nothing at all (no timer, no port, no listener) and reads and reports nothing else |',
     );
     expect(lines.find((line) => line.startsWith('| `pollInterval` '))).toContain('| `OOMGUARD_POLL_INTERVAL` | `1s` |');
-    expect(lines.find((line) => line.startsWith('| `metricsPort` '))).toContain('| `9464` |');
+    expect(lines.find((line) => line.startsWith('| `metricsPort` '))).toContain('| `OOMGUARD_METRICS_PORT` | `9465` |');
   });
 
   it('writes links relative to the file: from docs/, into docs/ and into the page itself', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAction, parseBoolean, parseExitCode, parseHost, parseHttpUrl, parseMetrics, parsePort } from '../../src/parsers';
+import { parseAction, parseBoolean, parseExitCode, parseHeaders, parseHost, parseHttpUrl, parseLogLevel, parseMetrics, parsePort } from '../../src/parsers';
 import { EXPECTED, type ParseResult } from '../../src/units';
 
 function value<T>(result: ParseResult<T>): T {
@@ -62,10 +62,11 @@ describe('parseAction', () => {
 });
 
 describe('parseMetrics', () => {
-  it.each<[string | boolean, boolean]>([
-    ['prometheus', true], [' Prometheus ', true], ['none', false], ['NONE', false], ['off', false], ['yes', true], [false, false], [true, true],
-  ])('reads %j as %s', (input, on) => {
-    expect(value(parseMetrics(input))).toBe(on);
+  it.each<[string | boolean, string]>([
+    ['prometheus', 'prometheus'], [' Prometheus ', 'prometheus'], ['global', 'global'], ['GLOBAL', 'global'], ['none', 'none'], ['NONE', 'none'],
+    ['off', 'none'], ['yes', 'prometheus'], [false, 'none'], [true, 'prometheus'],
+  ])('reads %j as %s', (input, mode) => {
+    expect(value(parseMetrics(input))).toBe(mode);
   });
 
   it.each(['otlp', 'console', ''])('refuses %j', (input) => {
@@ -98,7 +99,7 @@ describe('parseHost', () => {
     ['http://0.0.0.0', 'a host has no scheme or path'],
     ['localhost/metrics', 'a host has no scheme or path'],
     ['my host', 'a host has no spaces'],
-    ['localhost:9464', 'this looks like host:port; set the port in OTEL_EXPORTER_PROMETHEUS_PORT'],
+    ['localhost:9464', 'this looks like host:port; set the port in OOMGUARD_METRICS_PORT'],
   ])('refuses %j: %s', (input, message) => {
     expect(parseHost(input)).toEqual({ ok: false, message, expected: EXPECTED.host });
   });
@@ -111,5 +112,25 @@ describe('parseHttpUrl', () => {
 
   it.each(['collector:4318', 'grpc://c:4317', 'http://', 'file:///tmp/x', ''])('refuses %j', (input) => {
     expect(parseHttpUrl(input)).toEqual({ ok: false, message: 'this is not an http(s) URL', expected: EXPECTED.url });
+  });
+});
+
+describe('parseLogLevel', () => {
+  it.each([['INFO', 'info'], [' debug ', 'debug'], ['none', 'none'], ['All', 'all'], ['VERBOSE', 'verbose']])('reads %j as %s', (input, level) => {
+    expect(value(parseLogLevel(input))).toBe(level);
+  });
+
+  it.each(['loud', 'trace', ''])('refuses %j', (input) => {
+    expect(parseLogLevel(input)).toEqual({ ok: false, message: 'this is not a log level', expected: EXPECTED.logLevel });
+  });
+});
+
+describe('parseHeaders', () => {
+  it.each(['api-key=abc', 'a=1,b=2', ' a = 1 , b=x=y ', 'a=1,'])('accepts %j', (input) => {
+    expect(parseHeaders(input).ok).toBe(true);
+  });
+
+  it.each(['Authorization: Bearer abc', '=abc', 'a=1,b', 'a=1, =2'])('refuses %j', (input) => {
+    expect(parseHeaders(input)).toEqual({ ok: false, message: 'each header is key=value, separated by commas', expected: EXPECTED.headers });
   });
 });

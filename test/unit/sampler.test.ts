@@ -37,7 +37,15 @@ describe('Sampler', () => {
   it('uses the old generation in use as the heap signal until the first major GC', () => {
     const r = new Sampler({ heapBudget: 128 * MiB, gc: gc() }).sample();
     expect(r.heapSignal).toBe(r.oldGenInUse);
-    expect(r.heapNextGc).toBeUndefined();
+  });
+
+  it("reports V8's limit before its first major GC until one has run: the old generation + 8 MiB, at most half the budget", () => {
+    const r = new Sampler({ heapBudget: 4096 * MiB, gc: gc() }).sample();
+    // used_heap_size terms: the old generation (what V8 limits) + 8 MiB + the young generation in use.
+    expect(r.heapNextGc).toBeGreaterThanOrEqual(r.heapInUse + 8 * MiB - 256 * 1024);
+    expect(r.heapNextGc).toBeLessThanOrEqual(r.heapInUse + 8 * MiB + 256 * 1024);
+    const tiny = new Sampler({ heapBudget: 16 * MiB, gc: gc() }).sample();
+    expect(tiny.heapNextGc! - (tiny.heapInUse - tiny.oldGenInUse)).toBeLessThanOrEqual(8 * MiB + 256 * 1024);
   });
 
   it('reports the next GC in used_heap_size terms (old-generation limit plus the young generation in use)', () => {

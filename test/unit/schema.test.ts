@@ -66,7 +66,7 @@ describe('start() options are checked by zod, with the parsers of their variable
       heapThreshold: { ok: true, value: { kind: 'bytes', bytes: GiB } },
       pollInterval: { ok: true, value: 250 },
       action: { ok: true, value: 'signal' },
-      metrics: { ok: true, value: false },
+      metrics: { ok: true, value: 'none' },
     });
   });
 });

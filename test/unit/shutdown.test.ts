@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Shutdown, type ShutdownDeps } from '../../src/shutdown';
+import { endAction, flushBudget, Shutdown, SIGNAL_GRACE_MS, type ShutdownDeps } from '../../src/shutdown';
 import type { PressureEvent } from '../../src/types';
 
 const event = { level: 'shutdown', signal: 'heap', reason: 'heap-threshold' } as unknown as PressureEvent;
 
-/** Real timers (short deadlines), fake process: records exits, kills and log lines. */
-function fakeDeps(sigtermListeners = 0) {
+/** Real timers (short deadlines), fake process: records exits, kills, log lines and which timers were let go. */
+function fakeDeps(sigtermListeners = 0, platform: NodeJS.Platform = 'linux') {
   const calls: string[] = [];
+  const timers: { ms: number; unref: boolean }[] = [];
   const lines: string[] = [];
   let exited: (code: number) => void = () => undefined;
   const exitedP = new Promise<number>((r) => (exited = r));
@@ -18,13 +19,25 @@ function fakeDeps(sigtermListeners = 0) {
     forceExitCode: (code) => calls.push(`force:${code}`),
     kill: (signal) => calls.push(`kill:${signal}`),
     listenerCount: () => sigtermListeners,
-    afterSignal: (signal) => calls.push(`after:${signal}`),
+    platform,
     log: (line) => lines.push(line),
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+    setTimer(fn, ms) {
+      const record = { ms, unref: false };
+      timers.push(record);
+      const t = setTimeout(fn, ms);
+      // Never hold the test runner; what the code asked for is recorded.
+      t.unref();
+      return {
+        unref: () => void (record.unref = true),
+        ref: () => void (record.unref = false),
+        [Symbol.toPrimitive]: () => Number(t),
+        timer: t,
+      };
+    },
+    clearTimer: (t) => clearTimeout((t as { timer: NodeJS.Timeout }).timer),
     now: () => Date.now(),
   };
-  return { deps, calls, lines, exitedP };
+  return { deps, calls, lines, exitedP, timers };
 }
 
 const parse = (s: string): number => (s.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s.slice(0, -1)) * 1000);
@@ -90,20 +103,31 @@ describe('Shutdown', () => {
     expect(lines.length).toBeGreaterThan(0);
   });
 
-  it('bounds the telemetry flush by the time left', async () => {
+  it('gives the telemetry flush its slice of the deadline, not what is left of it', async () => {
     const { deps } = fakeDeps();
     const s = new Shutdown(deps, parse);
     let given = -1;
     await s.run(event, {
       exitCode: 2,
-      timeoutMs: 300,
+      timeoutMs: 4000,
       action: 'exit',
       flush: async (ms) => {
         given = ms;
       },
     });
-    expect(given).toBeGreaterThan(200);
-    expect(given).toBeLessThanOrEqual(300);
+    // 15% of 4 s, although almost all of the 4 s is left.
+    expect(given).toBe(600);
+  });
+
+  it.each([
+    [10_000, 9_900, 1_500, 'the default deadline: 15%'],
+    [2_000, 1_990, 300, '15% of 2 s'],
+    [1_000, 990, 250, 'at least 250 ms...'],
+    [1_000, 100, 100, '...when that much is left'],
+    [10_000, 0, 0, 'nothing left, nothing given'],
+    [10_000, -50, 0, 'never negative'],
+  ])('flushBudget(%i, %i) = %i (%s)', (timeout, left, budget) => {
+    expect(flushBudget(timeout, left)).toBe(budget);
   });
 
   it('runs only once, however many times it is asked', async () => {
@@ -120,7 +144,7 @@ describe('Shutdown', () => {
   });
 
   it.each([
-    ['auto with a SIGTERM listener sends SIGTERM (after arranging to let go once the app handled it) and leaves the exit to the app', 'auto', 1, 'kill:SIGTERM'],
+    ['auto with a SIGTERM listener sends SIGTERM and leaves the exit to the app', 'auto', 1, 'kill:SIGTERM'],
     ['auto without a SIGTERM listener exits', 'auto', 0, 'exit:2'],
     ['signal with a listener sends SIGTERM', 'signal', 1, 'kill:SIGTERM'],
     ['signal without any listener exits rather than die of SIGTERM', 'signal', 0, 'exit:2'],
@@ -131,6 +155,41 @@ describe('Shutdown', () => {
     await s.run(event, { exitCode: 2, timeoutMs: 1000, action });
     expect(calls[0]).toBe('force:2');
     expect(calls.at(-1)).toBe(last);
+  });
+
+  it('on SIGTERM, lets the deadline go (it still fires) and holds the loop with a short ref\'d grace timer, adding no listener', async () => {
+    const { deps, calls, timers } = fakeDeps(1);
+    const s = new Shutdown(deps, parse);
+    await s.run(event, { exitCode: 2, timeoutMs: 1000, action: 'auto' });
+    expect(calls).toEqual(['force:2', 'kill:SIGTERM']);
+    expect(timers).toEqual([
+      { ms: 1000, unref: true },
+      { ms: SIGNAL_GRACE_MS, unref: false },
+    ]);
+  });
+
+  it.each([
+    ['auto', 1, ''],
+    ['signal', 1, 'does nothing on Windows'],
+  ] as const)('on Windows, %s exits with the code instead of signalling (a signal there is TerminateProcess, code 1)', async (action, listeners, said) => {
+    const { deps, calls, lines } = fakeDeps(listeners, 'win32');
+    const s = new Shutdown(deps, parse);
+    await s.run(event, { exitCode: 2, timeoutMs: 1000, action });
+    expect(calls).toEqual(['force:2', 'exit:2']);
+    if (said) expect(lines.at(-1)).toContain(said);
+    else expect(lines).toEqual([]);
+  });
+
+  it.each<[string, NodeJS.Platform, number, 'exit' | 'signal']>([
+    ['auto', 'linux', 0, 'exit'],
+    ['auto', 'linux', 2, 'signal'],
+    ['auto', 'darwin', 1, 'signal'],
+    ['signal', 'linux', 0, 'signal'],
+    ['exit', 'linux', 3, 'exit'],
+    ['auto', 'win32', 1, 'exit'],
+    ['signal', 'win32', 1, 'exit'],
+  ])('endAction(%s, %s, %i listeners) = %s', (action, platform, listeners, expected) => {
+    expect(endAction(action as 'auto', platform, listeners)).toBe(expected);
   });
 
   it('rejects bad hooks at registration, not at shutdown', () => {
@@ -150,6 +209,26 @@ describe('Shutdown', () => {
     s.abort('memory is still rising');
     expect(await exitedP).toBe(3);
     expect(lines.at(-1)).toMatch(/memory is still rising; exiting now with code 3 \(unfinished hooks: "slowFlush"\)/);
+  });
+
+  it('is running from the first line of run(): a hook, which starts synchronously inside it, already sees it', () => {
+    const { deps } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    const seen: boolean[] = [];
+    s.add(() => void seen.push(s.running));
+    expect(s.running).toBe(false);
+    void s.run(event, { exitCode: 2, timeoutMs: 100, action: 'exit' });
+    expect(seen).toEqual([true]);
+  });
+
+  it('abort() from inside a hook names the hooks still running, not a synchronous one that has already returned', async () => {
+    const { deps, lines, exitedP } = fakeDeps();
+    const s = new Shutdown(deps, parse);
+    s.add(() => undefined, { name: 'writeMarker' });
+    s.add(() => s.abort('the V8 heap reached its limit during the shutdown'), { name: 'runaway' });
+    void s.run(event, { exitCode: 2, timeoutMs: 5000, action: 'exit' });
+    expect(await exitedP).toBe(2);
+    expect(lines.at(-1)).toMatch(/exiting now with code 2 \(unfinished hooks: "runaway"\)$/);
   });
 
   it('removes a hook with the function add() returned', async () => {

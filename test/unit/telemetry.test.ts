@@ -1,6 +1,3 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metrics, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MetricReader, type GaugeMetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -8,7 +5,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { DEFAULTS } from '../../src/config';
 import { startTelemetry, type TelemetryHandle } from '../../src/telemetry';
-import { appServiceName } from '../../src/telemetry/resource';
+import { buildResource, containerIdFrom } from '../../src/telemetry/resource';
 import type { Config, PressureEvent, Reading, Snapshot } from '../../src/types';
 
 /** A reader that exports nothing on its own: the test calls `collect()`. */
@@ -23,9 +20,21 @@ class TestReader extends MetricReader {
 // The defaults, with the metrics endpoint off (tests add in-memory readers instead).
 const config = (over: Partial<Config> = {}): Config => ({
   ...DEFAULTS,
-  metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+  metrics: { enabled: false, mode: 'none', host: '127.0.0.1', port: 0, requested: true },
   ...over,
 });
+
+/** OTLP/JSON for every signal, as `OTEL_EXPORTER_OTLP_ENDPOINT` + `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` give. */
+const OTLP_JSON: Partial<Config> = {
+  otlp: true,
+  export: {
+    traces: { otlp: true, console: false, protocol: 'http/json' },
+    metrics: { otlp: true, console: false, protocol: 'http/json' },
+    logs: { otlp: true, console: false, protocol: 'http/json' },
+  },
+};
+/** The `/metrics` endpoint on loopback, at `port` (0: ephemeral), asked for explicitly. */
+const endpoint = (port: number): Config['metrics'] => ({ enabled: true, mode: 'prometheus', host: '127.0.0.1', port, requested: true });
 
 /** Every number distinct, so a value can only have come from its own field. */
 const reading = (over: Partial<Reading> = {}): Reading => ({
@@ -256,6 +265,36 @@ describe('pressure events', () => {
     for (const attrs of [span!.attributes, log!.attributes]) expect(attrs).toMatchObject({ 'oomguard.level': 'shutdown', 'oomguard.observed': true });
   });
 
+  it('a warning is an instant; a shutdown span stays open until the flush, and carries each hook as an event', async () => {
+    const spans = new InMemorySpanExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans });
+    const now = Date.now();
+    handle.recordEvent({ ...event('warn'), reading: { ...reading(), time: now } });
+    handle.recordEvent({ ...event('shutdown'), reading: { ...reading(), time: now } });
+    expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(['oomguard.warning']);
+    await new Promise((r) => setTimeout(r, 120));
+    await handle.flush(1000, [
+      { name: 'wal', outcome: 'ok', ms: 80 },
+      { name: 'http', outcome: 'error', ms: 30, error: 'Error: boom' },
+      { name: 'slow', outcome: 'timeout', ms: 110 },
+    ]);
+    const [warning, shutdown] = spans.getFinishedSpans();
+    // An instant: ended when recorded (its start is the reading's time, a moment before).
+    expect(warning!.duration[0] * 1000 + warning!.duration[1] / 1e6).toBeLessThan(100);
+    // The drain: from the reading the guard acted on to the flush, 120 ms here.
+    const ms = shutdown!.duration[0] * 1000 + shutdown!.duration[1] / 1e6;
+    expect(ms).toBeGreaterThanOrEqual(115);
+    expect(shutdown!.events.map((e) => [e.name, e.attributes])).toEqual([
+      ['oomguard.hook', { 'oomguard.hook.name': 'wal', 'oomguard.hook.outcome': 'ok', 'oomguard.hook.duration_ms': 80 }],
+      ['oomguard.hook', { 'oomguard.hook.name': 'http', 'oomguard.hook.outcome': 'error', 'oomguard.hook.duration_ms': 30, 'error.message': 'Error: boom' }],
+      ['oomguard.hook', { 'oomguard.hook.name': 'slow', 'oomguard.hook.outcome': 'timeout', 'oomguard.hook.duration_ms': 110 }],
+    ]);
+    expect(shutdown!.attributes['oomguard.shutdown.hooks_failed']).toBe(2);
+    // Each event sits where its hook settled: wal 30 ms before the slow one.
+    const t = (i: number) => shutdown!.events[i]!.time[0] * 1000 + shutdown!.events[i]!.time[1] / 1e6;
+    expect(Math.round(t(2) - t(0))).toBe(30);
+  });
+
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
     const { handle } = await start(() => undefined, {}, { spanExporter: new InMemorySpanExporter() });
     expect(() => handle.recordEvent({} as PressureEvent)).not.toThrow();
@@ -267,14 +306,14 @@ describe('pressure events', () => {
 
 describe('startTelemetry', () => {
   it('is inert with OTEL_SDK_DISABLED and with nothing to export, and opens no port', async () => {
-    for (const over of [{ sdkDisabled: true, metrics: { enabled: true, host: '127.0.0.1', port: 0 } }, { metrics: { enabled: false, host: undefined, port: 0 } }]) {
+    for (const over of [{ sdkDisabled: true, metrics: endpoint(0) }, { metrics: { enabled: false, mode: 'none' as const, host: undefined, port: 0, requested: false } }]) {
       const handle = await startTelemetry(config(over), { latest: () => undefined }, () => {});
       expect(handle.metricsPort).toBeUndefined();
     }
   });
 
   it('serves an ephemeral port when asked for port 0', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     expect(handle.metricsPort).toBeGreaterThan(0);
     const text = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
     expect(text).toMatch(/^oomguard_heap_in_use\{[^}]*\} 11000001$/m);
@@ -282,11 +321,11 @@ describe('startTelemetry', () => {
   });
 
   it('releaseMetricsPort closes the endpoint and frees its port for another process', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     const port = handle.metricsPort!;
     handle.releaseMetricsPort();
     expect(handle.metricsPort).toBeUndefined();
-    const next = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } });
+    const next = await start(() => snapshot(reading()), { metrics: endpoint(port) });
     expect(next.handle.metricsPort).toBe(port);
     expect(next.lines).toEqual([]);
   });
@@ -295,9 +334,9 @@ describe('startTelemetry', () => {
     [undefined, /cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
     ['4242', /held by the parent process \(pid 4242\)/],
   ])('a busy port (parent pid %s) gives exactly one line and no endpoint', async (parent, line) => {
-    const first = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port: 0 } });
+    const first = await start(() => snapshot(reading()), { metrics: endpoint(0) });
     const port = first.handle.metricsPort!;
-    const second = await start(() => snapshot(reading()), { metrics: { enabled: true, host: '127.0.0.1', port } }, { parentPid: parent });
+    const second = await start(() => snapshot(reading()), { metrics: endpoint(port) }, { parentPid: parent });
     expect(second.handle.metricsPort).toBeUndefined();
     expect(second.lines).toHaveLength(1);
     expect(second.lines[0]).toMatch(line);
@@ -306,7 +345,7 @@ describe('startTelemetry', () => {
   it('starts OTLP metrics with an export interval shorter than the default export timeout', async () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://127.0.0.1:9';
     try {
-      const { lines } = await start(() => snapshot(reading()), { otlp: true, otlpExport: { intervalMs: 300, timeoutMs: 300 } });
+      const { lines } = await start(() => snapshot(reading()), { ...OTLP_JSON, otlpExport: { intervalMs: 300, timeoutMs: 300 } });
       expect(lines).toEqual([]);
     } finally {
       delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -321,7 +360,7 @@ describe('startTelemetry', () => {
     const port = (blackhole.address() as import('node:net').AddressInfo).port;
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
     try {
-      const { handle } = await start(() => snapshot(reading()), { otlp: true });
+      const { handle } = await start(() => snapshot(reading()), OTLP_JSON);
       handle.recordEvent({ level: 'warn', signal: 'heap', reason: 'heap-warn', value: 1, threshold: 1, pressure: 1, reading: reading(), thresholds: snapshot(reading()).thresholds });
       const t0 = Date.now();
       await handle.flush(300);
@@ -336,25 +375,40 @@ describe('startTelemetry', () => {
   });
 });
 
-describe('appServiceName', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oomguard-svc-'));
-  it.each([
-    ['the nearest package.json name above the script', { 'pkg/package.json': '{"name":"shop-api"}', 'pkg/src/deep/server.js': '' }, 'pkg/src/deep/server.js', 'shop-api'],
-    ['the script name when no package.json has a name', { 'noname/package.json': '{"private":true}', 'noname/worker.mjs': '' }, 'noname/worker.mjs', 'worker'],
-    ['the script name past a malformed package.json', { 'broken/package.json': '{', 'broken/job.js': '' }, 'broken/job.js', 'job'],
-  ])('is %s', (_what, files, script, expected) => {
-    const root = join(dir, String(Math.random()).slice(2));
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(join(root, rel, '..'), { recursive: true });
-      writeFileSync(join(root, rel), text);
-    }
-    // tmpdir has no package.json above it on this machine; if it ever has, the first case
-    // still holds and the others would name that package, which this assertion would catch.
-    expect(appServiceName(join(root, script))).toBe(expected);
-    rmSync(root, { recursive: true, force: true });
+describe('resource', () => {
+  it("names the service as the SDK does (unknown_service:<argv0>), and reports host, runtime and instance, never the command line", () => {
+    const attrs = buildResource().attributes;
+    expect(attrs['service.name']).toBe(`unknown_service:${process.argv0}`);
+    expect(attrs).toMatchObject({ 'process.pid': process.pid, 'process.runtime.name': 'nodejs', 'process.runtime.version': process.versions.node });
+    expect(typeof attrs['host.name']).toBe('string');
+    expect(String(attrs['service.instance.id'])).toMatch(/^[0-9a-f-]{36}$/);
+    for (const key of ['process.command', 'process.command_args', 'process.command_line', 'process.executable.path', 'process.owner']) expect(attrs[key], key).toBeUndefined();
   });
-  it('is undefined without a script (REPL, -e)', () => {
-    expect(appServiceName('')).toBeUndefined();
-    rmSync(dir, { recursive: true, force: true });
+
+  it('lets OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over what it detects', () => {
+    process.env.OTEL_SERVICE_NAME = 'checkout';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'host.name=pinned,team=memory';
+    try {
+      expect(buildResource().attributes).toMatchObject({ 'service.name': 'checkout', 'host.name': 'pinned', team: 'memory' });
+    } finally {
+      delete process.env.OTEL_SERVICE_NAME;
+      delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+    }
+  });
+
+  const ID = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);
+  it.each([
+    ['cgroup v1 under Docker', `12:memory:/docker/${ID}\n11:cpu:/docker/${ID}`, ''],
+    ['cgroup v1 under Kubernetes (pod, then container)', `4:memory:/kubepods/burstable/pod1f0e-22/${ID}`, ''],
+    ['cgroup v2 under the systemd driver', `0::/system.slice/docker-${ID}.scope`, ''],
+    ['cgroup v2 under containerd in Kubernetes', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f0e_22.slice/cri-containerd-${ID}.scope`, ''],
+    ['cgroup v2 with a private namespace (Docker mounts)', '0::/', `611 602 8:1 /var/lib/docker/containers/${ID}/hostname /etc/hostname rw,relatime - ext4 /dev/sda1 rw`],
+    ['CRI-O mounts', '0::/', `700 690 0:50 /containers/storage/overlay-containers/${ID}/userdata/hostname /etc/hostname rw - tmpfs tmpfs rw`],
+  ])('finds the container id: %s', (_what, cgroup, mountinfo) => {
+    expect(containerIdFrom(cgroup, mountinfo)).toBe(ID);
+  });
+
+  it('finds no container id on a host', () => {
+    expect(containerIdFrom('0::/user.slice/user-0.slice/session-3.scope\n9:name=systemd:/', '25 1 8:1 / / rw - ext4 /dev/sda1 rw')).toBeUndefined();
   });
 });
