@@ -13,7 +13,7 @@ const { startTelemetry } = require(join(dist, 'telemetry', 'index.js'));
 
 if (process.env.STEP === 'sdk') {
   const { loadConfig } = require(join(dist, 'config.js'));
-  const loaded = loadConfig({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: process.env.PEER_METRICS_PORT ?? '0' });
+  const loaded = loadConfig({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: process.env.PEER_METRICS_PORT ?? '0' });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   const slot = globalThis[Symbol.for('oomguard')];
   // As the agent does: after the app's start-up, off its first turn.

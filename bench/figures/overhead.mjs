@@ -21,7 +21,7 @@ import { instructions } from '../lib/callgrind.mjs';
 const GOAL = 0.01;
 const GC_APP = join(BENCH, 'apps', 'gc-work.cjs');
 const HTTP_APP = join(BENCH, 'apps', 'http-json.cjs');
-const telemetryNow = { OOMGUARD_TELEMETRY_DELAY: '0s', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', WAIT_TELEMETRY: '1' };
+const telemetryNow = { OOMGUARD_TELEMETRY_DELAY: '0s', OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: '0', WAIT_TELEMETRY: '1' };
 const noTicks = { OOMGUARD_POLL_INTERVAL: '1h' };
 
 const pct = (x) => `${(x * 100).toFixed(Math.abs(x) < 0.001 ? 4 : Math.abs(x) < 0.01 ? 3 : 2)}%`;

@@ -59,7 +59,7 @@ describe.concurrent('what a preloaded process loads, and when', () => {
   it('a process that turns its event loop arms the guard on that turn, never loads telemetry within 5 s, and ends when it would anyway', async () => {
     const r = await runChild({
       args: ['--require', dist('register.js'), LIFETIME],
-      env: { LIFETIME_MS: '400', REPORT_AT: '150', OTEL_EXPORTER_PROMETHEUS_PORT: '0' },
+      env: { LIFETIME_MS: '400', REPORT_AT: '150', OOMGUARD_METRICS_PORT: '0' },
       timeoutMs: 20_000,
     });
     expect(r.code, why(r)).toBe(0);
@@ -73,7 +73,7 @@ describe.concurrent('what a preloaded process loads, and when', () => {
   it('telemetry loads once the process has lived the default 5 s, not before', async () => {
     const r = await runChild({
       args: ['--require', dist('register.js'), LIFETIME],
-      env: { LIFETIME_MS: '7000', REPORT_AT: '3500,6800', OTEL_EXPORTER_PROMETHEUS_PORT: '0' },
+      env: { LIFETIME_MS: '7000', REPORT_AT: '3500,6800', OOMGUARD_METRICS_PORT: '0' },
       timeoutMs: 30_000,
     });
     expect(r.code, why(r)).toBe(0);
@@ -86,7 +86,7 @@ describe.concurrent('what a preloaded process loads, and when', () => {
       args: ['--require', dist('register.js'), LIFETIME],
       env: {
         LIFETIME_MS: '4000',
-        OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+        OOMGUARD_METRICS_PORT: '0',
         OOMGUARD_TELEMETRY_DELAY: '1h',
         OOMGUARD_HEAP_WARN: '4MiB',
         RETAIN_MB: '16',
