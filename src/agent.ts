@@ -11,7 +11,8 @@
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
 import { Sampler, type MemoryLimit } from './sampler';
-import { Watcher } from './watcher';
+import { systemClock, Watcher } from './watcher';
+import { MainModule } from './main-module';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
 import { GcTracker } from './gc';
@@ -37,6 +38,7 @@ export class Agent {
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
+  readonly #main = new MainModule({ clock: systemClock });
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -72,7 +74,8 @@ export class Agent {
       },
       onDecision: (decision, reading, evaluation) => events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`),
-      confirmHeap: (reading) => probe.confirm(reading),
+      confirmHeap: (reading, line, urgency) => probe.confirm(reading, line, urgency),
+      mainReady: () => this.#main.ready,
     });
   }
 
@@ -95,6 +98,8 @@ export class Agent {
     // same metrics port: the mark tells their telemetry that this is expected (parent.ts).
     markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).
+    this.#main.start(() => this.#watcher.check('main'));
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
     // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
@@ -105,6 +110,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.#watcher.stop();
+    this.#main.stop();
     this.#gc.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
     if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);

@@ -52,11 +52,7 @@ export class Events {
   onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
     const deps = this.#deps;
     if (decision.action === 'emergency') {
-      const what =
-        decision.reason === 'gc-thrash-emergency'
-          ? 'V8 is thrashing in GC near its limit'
-          : `${decision.signal} ${formatBytes(decision.value)} >= ${formatBytes(decision.threshold)}`;
-      deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
+      deps.shutdown.abort(describeEmergency(decision));
       return;
     }
     const event: PressureEvent = {
@@ -69,6 +65,7 @@ export class Events {
       reading,
       thresholds: evaluation.thresholds,
     };
+    if (decision.evidence) event.evidence = decision.evidence;
     deps.log(JSON.stringify(jsonLine(event)));
     for (const listener of deps.listeners) {
       try {
@@ -101,6 +98,20 @@ export class Events {
   }
 }
 
+/** Why a running shutdown is cut short, with the evidence, for the `oomguard:` line. */
+export function describeEmergency(d: Extract<Decision, { action: 'emergency' }>): string {
+  const e = d.evidence;
+  if (d.reason === 'gc-thrash-emergency') {
+    return `memory is still rising during the shutdown (V8 is about to give up on its heap: ${e?.ineffectiveMajors ?? '?'} ineffective mark-compacts in a row, mutator utilisation ${e?.mutatorUtilization ?? '?'})`;
+  }
+  if (d.reason === 'heap-emergency') {
+    const rate = e?.liveGrowthPerSec === undefined ? '' : ` growing ${formatBytes(e.liveGrowthPerSec)}/s`;
+    const left = e?.timeToBudgetMs === undefined ? '' : `, ${Math.round(e.timeToBudgetMs)} ms from the budget`;
+    return `memory is still rising during the shutdown (live heap ${formatBytes(d.value)}${rate}${left})`;
+  }
+  return `memory is still rising during the shutdown (${d.signal} ${formatBytes(d.value)} >= ${formatBytes(d.threshold)})`;
+}
+
 /** The process warning's text: what crossed, and whether the guard is shutting down. */
 export function describeEvent(e: PressureEvent): string {
   const what = e.reason === 'gc-thrash' ? 'heap near its limit and GC thrashing' : `${e.signal} ${formatBytes(e.value)} >= ${formatBytes(e.threshold)}`;
@@ -131,5 +142,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     memoryLimit: r.memoryLimit,
     external: r.external,
     thresholds: e.thresholds,
+    ...(e.evidence ? { evidence: e.evidence } : {}),
   };
 }

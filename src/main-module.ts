@@ -1,0 +1,153 @@
+/**
+ * When the app's main module has been evaluated: the guard's first shutdown waits for it, so a
+ * process that starts above the line still gets to register its hooks. Under a preload the
+ * guard starts before the main module, and an ES module main is loaded asynchronously (its
+ * body can run many turns of the event loop after the preload, later still with top-level
+ * await), so one turn of the event loop is not enough.
+ *
+ * The signal, in order:
+ * - a CommonJS main (also one run through the ES module loader) is done when Node marks its
+ *   module `loaded` (`process.mainModule.loaded`);
+ * - an ES module main: an in-thread resolve hook (`module.registerHooks`, Node 22.15+) sees the
+ *   entry point (the one module resolved without a parent); once Node has started loading it,
+ *   `import()` of the same URL joins Node's own module job and settles when its evaluation, top-
+ *   level await included, is done. The hook removes itself as soon as it has seen the entry;
+ * - no main file (`-e`, a REPL), or the guard started by the app's own code: the next turn;
+ * - whatever happens, at most `MAIN_WAIT_MAX_MS` after the guard started.
+ */
+import type { Clock, ClockTimer } from './watcher';
+import { safe } from './safely';
+
+/**
+ * The longest a shutdown waits for the main module. A main whose top-level await never ends (a
+ * worker looping on a queue at top level) is treated as evaluated after this. Loading 100 MB of
+ * data at import took over 2 s on a loaded 2-core machine; a shutdown that V8's trajectory says
+ * cannot wait (no time for a major GC, V8 counting ineffective mark-compacts) does not wait.
+ */
+export const MAIN_WAIT_MAX_MS = 5000;
+
+/** The subset of `module.registerHooks` used here (Node 22.15+). */
+export type RegisterHooks = (hooks: {
+  resolve: (specifier: string, context: { parentURL?: string | undefined }, next: ResolveNext) => ResolveResult;
+}) => { deregister(): void };
+type ResolveResult = { url: string; format?: string | null | undefined };
+type ResolveNext = (specifier: string, context: { parentURL?: string | undefined }) => ResolveResult;
+
+export interface MainModuleOptions {
+  clock: Pick<Clock, 'setTimeout' | 'setImmediate'>;
+  /** Default: `process.mainModule?.loaded`. */
+  cjsLoaded?: () => boolean | undefined;
+  /** Default: `require('node:module').registerHooks` where it exists. */
+  registerHooks?: RegisterHooks | undefined;
+  /** Default: dynamic `import()`. */
+  importModule?: (url: string) => Promise<unknown>;
+  maxWaitMs?: number;
+}
+
+export class MainModule {
+  readonly #opts: MainModuleOptions;
+  #ready = false;
+  #onReady: (() => void) | undefined;
+  #entry: { url: string; format: string | undefined } | undefined;
+  #hooks: { deregister(): void } | undefined;
+  #timers: ClockTimer[] = [];
+
+  constructor(options: MainModuleOptions) {
+    this.#opts = options;
+  }
+
+  /** Whether the main module has been evaluated (or the wait is over). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /**
+   * Start watching; `onReady` is called once, when the main module has been evaluated or the
+   * wait is over. Installs the resolve hook (before the main module is resolved, under a preload).
+   */
+  start(onReady: () => void): void {
+    this.#onReady = onReady;
+    this.#hooks = this.#installHook();
+    const { clock } = this.#opts;
+    this.#timers.push(clock.setImmediate(() => this.#firstTurn()));
+    this.#timers.push(clock.setTimeout(() => this.#done(), this.#opts.maxWaitMs ?? MAIN_WAIT_MAX_MS));
+  }
+
+  /** Removes the hook and the timers; `ready` becomes true. */
+  stop(): void {
+    this.#onReady = undefined;
+    this.#done();
+  }
+
+  #installHook(): { deregister(): void } | undefined {
+    const register = 'registerHooks' in this.#opts ? this.#opts.registerHooks : nodeRegisterHooks();
+    if (!register) return undefined;
+    try {
+      return register({
+        resolve: (specifier, context, next) => {
+          const result = next(specifier, context);
+          // The entry point is the one module resolved without a parent.
+          if (!context.parentURL && this.#entry === undefined && !this.#ready) {
+            this.#entry = { url: result.url, format: result.format ?? undefined };
+            // Not from inside the hook that is running: once this resolution is over.
+            queueMicrotask(() => this.#unhook());
+          }
+          return result;
+        },
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  #firstTurn(): void {
+    if (this.#ready) return;
+    const loaded = safe(this.#opts.cjsLoaded ?? (() => (process as { mainModule?: { loaded?: boolean } }).mainModule?.loaded));
+    const entry = this.#entry;
+    if (loaded || !entry || !entry.format?.startsWith('module')) {
+      // CommonJS (evaluated synchronously before the event loop started), no main file, or a
+      // main this cannot follow (JSON, WebAssembly): as evaluated as it will get by now.
+      if (loaded || !entry) this.#done();
+      return;
+    }
+    const load = this.#opts.importModule ?? ((url: string) => import(url));
+    try {
+      load(entry.url).then(
+        () => this.#done(),
+        () => this.#done(),
+      );
+    } catch {
+      this.#done();
+    }
+  }
+
+  #unhook(): void {
+    const hooks = this.#hooks;
+    this.#hooks = undefined;
+    try {
+      hooks?.deregister();
+    } catch {
+      // nothing left to undo
+    }
+  }
+
+  #done(): void {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#unhook();
+    for (const t of this.#timers) t.cancel();
+    this.#timers = [];
+    const onReady = this.#onReady;
+    this.#onReady = undefined;
+    onReady?.();
+  }
+}
+
+function nodeRegisterHooks(): RegisterHooks | undefined {
+  try {
+    const register = (require('node:module') as { registerHooks?: RegisterHooks }).registerHooks;
+    return typeof register === 'function' ? register : undefined;
+  } catch {
+    return undefined;
+  }
+}
