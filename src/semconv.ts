@@ -55,6 +55,13 @@ export const ATTR_OLD_GEN_IN_USE = 'oomguard.heap.old_gen_in_use';
 export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
 export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
+/**
+ * `oomguard.evidence.<field>`: what a shutdown or emergency rested on (`Evidence` in types.ts),
+ * each field in snake case: `oomguard.evidence.basis`, `oomguard.evidence.live_after_major`, ...
+ */
+export function attrEvidence(field: string): string {
+  return `oomguard.evidence.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
 /** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
 export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {
   return `oomguard.threshold.${signal}.${level}`;

@@ -38,6 +38,9 @@ function eventAttributes(event: PressureEvent): Attributes {
   for (const [key, value] of numbers) {
     if (reportable(value)) attributes[key] = value;
   }
+  for (const [field, value] of Object.entries(event.evidence ?? {})) {
+    if (typeof value === 'string' || reportable(value)) attributes[sc.attrEvidence(field)] = value;
+  }
   return attributes;
 }
 

@@ -41,7 +41,7 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   rss: 60_000_009,
   memoryLimit: 500_000_010,
   memorySignal: 61_000_011,
-  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, burstMajors: 0 },
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
   ...over,
 });
 
@@ -222,6 +222,24 @@ describe('pressure events', () => {
     }
     // The span starts at the reading's time, not when the exporter got round to it.
     expect(span!.startTime).toEqual([1_700_000_000, 123_000_000]);
+  });
+
+  it('a shutdown carries its evidence as oomguard.evidence.* attributes on the span and the log record', async () => {
+    const spans = new InMemorySpanExporter();
+    const logs = new InMemoryLogRecordExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
+    handle.recordEvent({ ...event('shutdown'), evidence: { basis: 'in-use', confirmedBy: 'none', liveAfterMajor: 7_900_000, liveGrowthPerSec: 120_000_000, majorGcMs: 95.5, timeToLineMs: 0 } });
+    await handle.flush(1000);
+    for (const attrs of [spans.getFinishedSpans()[0]!.attributes, logs.getFinishedLogRecords()[0]!.attributes]) {
+      expect(attrs).toMatchObject({
+        'oomguard.evidence.basis': 'in-use',
+        'oomguard.evidence.confirmed_by': 'none',
+        'oomguard.evidence.live_after_major': 7_900_000,
+        'oomguard.evidence.live_growth_per_sec': 120_000_000,
+        'oomguard.evidence.major_gc_ms': 95.5,
+        'oomguard.evidence.time_to_line_ms': 0,
+      });
+    }
   });
 
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
