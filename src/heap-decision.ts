@@ -137,7 +137,7 @@ export function heapEvidence(reading: Readonly<Reading>, line: number, basis: Ev
     majorGcMs: round1(majorGcMs(reading)),
     ineffectiveMajors: gc.ineffectiveMajors,
   };
-  if (gc.lastMajorAt !== undefined) evidence.lastMajorAt = gc.lastMajorAt;
+  if (gc.lastMajorAt !== undefined) evidence.lastMajorAt = Math.round(gc.lastMajorAt);
   if (gc.oldGenLive !== undefined) evidence.liveAfterMajor = gc.oldGenLive;
   if (gc.mutatorUtilization !== undefined) evidence.mutatorUtilization = round3(gc.mutatorUtilization);
   const rate = liveGrowth(gc.livePoints, from);

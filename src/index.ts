@@ -14,8 +14,10 @@ export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
 export type {
   Config,
+  Evidence,
   GcSummary,
   GuardState,
+  LivePoint,
   Level,
   PressureEvent,
   Reading,

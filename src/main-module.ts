@@ -8,10 +8,11 @@
  * The signal, in order:
  * - a CommonJS main (also one run through the ES module loader) is done when Node marks its
  *   module `loaded` (`process.mainModule.loaded`);
- * - an ES module main: an in-thread resolve hook (`module.registerHooks`, Node 22.15+) sees the
- *   entry point (the one module resolved without a parent); once Node has started loading it,
- *   `import()` of the same URL joins Node's own module job and settles when its evaluation, top-
- *   level await included, is done. The hook removes itself as soon as it has seen the entry;
+ * - an ES module main: in-thread hooks (`module.registerHooks`, Node 22.15+) see the entry point
+ *   (the one module resolved without a parent) and then its load, which Node's own module job
+ *   for it asks for; from then on `import()` of the same URL joins that job (never starts one of
+ *   its own, which would not be the main module) and settles when its evaluation, top-level
+ *   await included, is done. The hooks remove themselves once the entry is loading;
  * - no main file (`-e`, a REPL), or the guard started by the app's own code: the next turn;
  * - whatever happens, at most `MAIN_WAIT_MAX_MS` after the guard started.
  */
@@ -29,9 +30,11 @@ export const MAIN_WAIT_MAX_MS = 5000;
 /** The subset of `module.registerHooks` used here (Node 22.15+). */
 export type RegisterHooks = (hooks: {
   resolve: (specifier: string, context: { parentURL?: string | undefined }, next: ResolveNext) => ResolveResult;
+  load: (url: string, context: object, next: (url: string, context: object) => LoadResult) => LoadResult;
 }) => { deregister(): void };
 type ResolveResult = { url: string; format?: string | null | undefined };
 type ResolveNext = (specifier: string, context: { parentURL?: string | undefined }) => ResolveResult;
+type LoadResult = { format?: string | null | undefined };
 
 export interface MainModuleOptions {
   clock: Pick<Clock, 'setTimeout' | 'setImmediate'>;
@@ -48,7 +51,7 @@ export class MainModule {
   readonly #opts: MainModuleOptions;
   #ready = false;
   #onReady: (() => void) | undefined;
-  #entry: { url: string; format: string | undefined } | undefined;
+  #entry: { url: string; format: string | undefined; loading: boolean } | undefined;
   #hooks: { deregister(): void } | undefined;
   #timers: ClockTimer[] = [];
 
@@ -58,6 +61,8 @@ export class MainModule {
 
   /** Whether the main module has been evaluated (or the wait is over). */
   get ready(): boolean {
+    // A CommonJS main run through the ES module loader is marked loaded when it has run.
+    if (!this.#ready && this.#entry && this.#cjsLoaded()) this.#done(false);
     return this.#ready;
   }
 
@@ -88,9 +93,19 @@ export class MainModule {
           const result = next(specifier, context);
           // The entry point is the one module resolved without a parent.
           if (!context.parentURL && this.#entry === undefined && !this.#ready) {
-            this.#entry = { url: result.url, format: result.format ?? undefined };
-            // Not from inside the hook that is running: once this resolution is over.
+            this.#entry = { url: result.url, format: result.format ?? undefined, loading: false };
+          }
+          return result;
+        },
+        load: (url, context, next) => {
+          const result = next(url, context);
+          const entry = this.#entry;
+          if (entry && !entry.loading && url === entry.url) {
+            entry.loading = true;
+            entry.format = result.format ?? entry.format;
+            // Not from inside the hook that is running: once this load is over.
             queueMicrotask(() => this.#unhook());
+            this.#timers.push(this.#opts.clock.setImmediate(() => this.#follow()));
           }
           return result;
         },
@@ -102,14 +117,19 @@ export class MainModule {
 
   #firstTurn(): void {
     if (this.#ready) return;
-    const loaded = safe(this.#opts.cjsLoaded ?? (() => (process as { mainModule?: { loaded?: boolean } }).mainModule?.loaded));
+    // CommonJS (evaluated synchronously before the event loop started), or no main file.
+    if (this.#cjsLoaded() || !this.#entry) this.#done();
+    else if (this.#entry.loading) this.#follow();
+    // else: the load hook follows when Node loads the entry.
+  }
+
+  /** Node is loading the entry: wait for its evaluation by joining its module job. */
+  #follow(): void {
     const entry = this.#entry;
-    if (loaded || !entry || !entry.format?.startsWith('module')) {
-      // CommonJS (evaluated synchronously before the event loop started), no main file, or a
-      // main this cannot follow (JSON, WebAssembly): as evaluated as it will get by now.
-      if (loaded || !entry) this.#done();
-      return;
-    }
+    if (this.#ready || !entry) return;
+    if (this.#cjsLoaded()) return this.#done();
+    // JSON, WebAssembly or a CommonJS main not run yet: `ready` polls, the bound ends the wait.
+    if (!entry.format?.startsWith('module')) return;
     const load = this.#opts.importModule ?? ((url: string) => import(url));
     try {
       load(entry.url).then(
@@ -119,6 +139,10 @@ export class MainModule {
     } catch {
       this.#done();
     }
+  }
+
+  #cjsLoaded(): boolean {
+    return safe(this.#opts.cjsLoaded ?? (() => (process as { mainModule?: { loaded?: boolean } }).mainModule?.loaded)) === true;
   }
 
   #unhook(): void {
@@ -131,7 +155,8 @@ export class MainModule {
     }
   }
 
-  #done(): void {
+  /** The wait is over; `notify`: tell `onReady` (not when asked from inside a check). */
+  #done(notify = true): void {
     if (this.#ready) return;
     this.#ready = true;
     this.#unhook();
@@ -139,7 +164,7 @@ export class MainModule {
     this.#timers = [];
     const onReady = this.#onReady;
     this.#onReady = undefined;
-    onReady?.();
+    if (notify) onReady?.();
   }
 }
 
