@@ -82,7 +82,8 @@ export interface Reading {
   /**
    * What the heap thresholds are compared with: old-generation bytes in use, judged in the light
    * of the last major GC, so garbage alone never reaches a threshold:
-   * `min(oldGenInUse, gc.oldGenLive)` once a major GC has run, else `oldGenInUse`.
+   * `min(oldGenInUse, gc.oldGenLive)` once a major GC has run, else `oldGenInUse` (which the
+   * policy then acts on only after a confirming major GC; heap-decision.ts).
    */
   heapSignal: number;
   /** Estimated heap size (`used_heap_size` terms) at which V8 runs the next major GC. */
