@@ -65,7 +65,7 @@ export class Events {
       reading,
       thresholds: evaluation.thresholds,
     };
-    if (decision.evidence) event.evidence = decision.evidence;
+    if (decision.grounds) event.grounds = decision.grounds;
     deps.log(JSON.stringify(jsonLine(event)));
     for (const listener of deps.listeners) {
       try {
@@ -98,9 +98,9 @@ export class Events {
   }
 }
 
-/** Why a running shutdown is cut short, with the evidence, for the `oomguard:` line. */
+/** Why a running shutdown is cut short, with the grounds, for the `oomguard:` line. */
 export function describeEmergency(d: Extract<Decision, { action: 'emergency' }>): string {
-  const e = d.evidence;
+  const e = d.grounds;
   if (d.reason === 'gc-thrash-emergency') {
     return `memory is still rising during the shutdown (V8 is about to give up on its heap: ${e?.ineffectiveMajors ?? '?'} ineffective mark-compacts in a row, mutator utilisation ${e?.mutatorUtilization ?? '?'})`;
   }
@@ -142,6 +142,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     memoryLimit: r.memoryLimit,
     external: r.external,
     thresholds: e.thresholds,
-    ...(e.evidence ? { evidence: e.evidence } : {}),
+    ...(e.grounds ? { grounds: e.grounds } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * trajectory leaves no time for one, and, during a shutdown, when V8 would abort before the
  * hooks are done. The reasoning and the measurements are in docs/heap-model.md.
  */
-import type { Evidence, Reading } from './types';
+import type { Grounds, Reading } from './types';
 import { V8_HIGH_HEAP_SHARE } from './heap-replay';
 import { liveGrowth, majorGcMs, projectedLive, timeTo } from './heap-trend';
 
@@ -38,7 +38,7 @@ export type ConfirmUrgency = 'urgent' | 'check';
 /** What the heap rule says for one reading while the guard is not yet shutting down. */
 export type HeapCall =
   | { kind: 'none' }
-  | { kind: 'decide'; value: number; evidence: Evidence }
+  | { kind: 'decide'; value: number; grounds: Grounds }
   | { kind: 'confirm'; urgency: ConfirmUrgency };
 
 const NONE: HeapCall = Object.freeze({ kind: 'none' });
@@ -53,13 +53,13 @@ const NONE: HeapCall = Object.freeze({ kind: 'none' });
 export function heapCall(reading: Readonly<Reading>, line: number): HeapCall {
   const gc = reading.gc;
   if (gc.oldGenLive !== undefined && reading.heapSignal >= line) {
-    return { kind: 'decide', value: reading.heapSignal, evidence: heapEvidence(reading, line, 'live') };
+    return { kind: 'decide', value: reading.heapSignal, grounds: heapGrounds(reading, line, 'live') };
   }
   // Nothing alive can be past the line while the whole heap in use is not.
   if (reading.heapInUse < line) return NONE;
   const live = projectedLive(reading);
   if (live !== undefined && noTime(reading, line)) {
-    return { kind: 'decide', value: Math.round(live), evidence: heapEvidence(reading, line, 'in-use') };
+    return { kind: 'decide', value: Math.round(live), grounds: heapGrounds(reading, line, 'in-use') };
   }
   const urgent = live === undefined || live >= line || reading.oldGenInUse >= line;
   return { kind: 'confirm', urgency: urgent ? 'urgent' : 'check' };
@@ -101,7 +101,7 @@ export interface HeapEmergency {
   reason: 'heap-emergency' | 'gc-thrash-emergency';
   value: number;
   threshold: number;
-  evidence: Evidence;
+  grounds: Grounds;
 }
 
 /**
@@ -115,7 +115,7 @@ export function heapEmergency(reading: Readonly<Reading>, line: number, from: nu
   const gc = reading.gc;
   if (v8Thrashing(reading)) {
     const threshold = Math.floor(reading.heapBudget * V8_HIGH_HEAP_SHARE);
-    return { reason: 'gc-thrash-emergency', value: reading.heapSignal, threshold, evidence: heapEvidence(reading, line, 'gc-thrash') };
+    return { reason: 'gc-thrash-emergency', value: reading.heapSignal, threshold, grounds: heapGrounds(reading, line, 'gc-thrash') };
   }
   const liveRate = liveGrowth(gc.livePoints, from);
   if (liveRate === undefined || !(liveRate > 0) || gc.lastMajorAt === undefined || gc.inUseAfterMajor === undefined) return undefined;
@@ -125,31 +125,31 @@ export function heapEmergency(reading: Readonly<Reading>, line: number, from: nu
   const left = timeTo(reading.heapSignal, reading.heapBudget, rate);
   const horizon = Math.max(EMERGENCY_MIN_MS, EMERGENCY_GC_FACTOR * majorGcMs(reading));
   if (left === undefined || left >= horizon) return undefined;
-  return { reason: 'heap-emergency', value: reading.heapSignal, threshold: reading.heapBudget, evidence: heapEvidence(reading, line, 'growth', from) };
+  return { reason: 'heap-emergency', value: reading.heapSignal, threshold: reading.heapBudget, grounds: heapGrounds(reading, line, 'growth', from) };
 }
 
 /** What a heap decision rested on, for the event, the JSON line and the telemetry. */
-export function heapEvidence(reading: Readonly<Reading>, line: number, basis: Evidence['basis'], from?: number): Evidence {
+export function heapGrounds(reading: Readonly<Reading>, line: number, basis: Grounds['basis'], from?: number): Grounds {
   const gc = reading.gc;
-  const evidence: Evidence = {
+  const grounds: Grounds = {
     basis,
     confirmedBy: basis === 'in-use' || gc.oldGenLive === undefined ? 'none' : gc.lastMajorForced ? 'guard' : 'v8',
     majorGcMs: round1(majorGcMs(reading)),
     ineffectiveMajors: gc.ineffectiveMajors,
   };
-  if (gc.lastMajorAt !== undefined) evidence.lastMajorAt = Math.round(gc.lastMajorAt);
-  if (gc.oldGenLive !== undefined) evidence.liveAfterMajor = gc.oldGenLive;
-  if (gc.mutatorUtilization !== undefined) evidence.mutatorUtilization = round3(gc.mutatorUtilization);
+  if (gc.lastMajorAt !== undefined) grounds.lastMajorAt = Math.round(gc.lastMajorAt);
+  if (gc.oldGenLive !== undefined) grounds.liveAfterMajor = gc.oldGenLive;
+  if (gc.mutatorUtilization !== undefined) grounds.mutatorUtilization = round3(gc.mutatorUtilization);
   const rate = liveGrowth(gc.livePoints, from);
   if (rate !== undefined) {
     const live = projectedLive(reading) ?? reading.heapSignal;
-    evidence.liveGrowthPerSec = Math.round(rate * 1000);
+    grounds.liveGrowthPerSec = Math.round(rate * 1000);
     const toLine = timeTo(live, line, rate);
     const toBudget = timeTo(live, reading.heapBudget, rate);
-    if (toLine !== undefined) evidence.timeToLineMs = round1(toLine);
-    if (toBudget !== undefined) evidence.timeToBudgetMs = round1(toBudget);
+    if (toLine !== undefined) grounds.timeToLineMs = round1(toLine);
+    if (toBudget !== undefined) grounds.timeToBudgetMs = round1(toBudget);
   }
-  return evidence;
+  return grounds;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;

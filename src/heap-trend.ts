@@ -2,7 +2,7 @@
  * Where the live set is going, from what the major GCs said: how fast it grows, where it is now
  * by that trajectory, how long a major GC of this heap takes, and how long until a line is
  * reached. Pure functions of one reading (its `gc.livePoints` are the last major GCs' results);
- * the policy (heap-decision.ts) and the cadence decide on them, and the evidence reports them.
+ * the policy (heap-decision.ts) and the cadence decide on them, and the grounds reports them.
  */
 import type { LivePoint, Reading } from './types';
 

@@ -14,7 +14,7 @@ export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
 export type {
   Config,
-  Evidence,
+  Grounds,
   GcSummary,
   GuardState,
   LivePoint,

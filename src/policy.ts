@@ -12,7 +12,7 @@ import type {
   Signal,
   ThresholdSpec,
 } from './types';
-import { heapCall, heapEmergency, heapEvidence, v8Thrashing, type ConfirmUrgency, type HeapCall } from './heap-decision';
+import { heapCall, heapEmergency, heapGrounds, v8Thrashing, type ConfirmUrgency, type HeapCall } from './heap-decision';
 import { V8_HIGH_HEAP_SHARE } from './heap-replay';
 
 /** The part of the configuration the policy needs. */
@@ -180,7 +180,7 @@ export function evaluate(
  * (the emergency rules, heap-decision.ts).
  */
 function cannotWait(reading: Reading, shutdown: Decision, line: number | undefined): boolean {
-  if (shutdown.evidence?.basis === 'in-use') return true;
+  if (shutdown.grounds?.basis === 'in-use') return true;
   return line !== undefined && heapEmergency(reading, line, -Infinity) !== undefined;
 }
 
@@ -218,16 +218,16 @@ function warnings(
 function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, heap: HeapCall | undefined): Decision | undefined {
   const line = thresholds.heap.shutdown;
   if (heap?.kind === 'decide' && line !== undefined) {
-    return { action: 'shutdown', signal: 'heap', value: heap.value, threshold: line, reason: 'heap-threshold', evidence: heap.evidence };
+    return { action: 'shutdown', signal: 'heap', value: heap.value, threshold: line, reason: 'heap-threshold', grounds: heap.grounds };
   }
   const rss = reading.memorySignal;
   const rssLine = thresholds.rss.shutdown;
   if (rss !== undefined && rssLine !== undefined && rss >= rssLine) {
-    return { action: 'shutdown', signal: 'rss', value: rss, threshold: rssLine, reason: 'rss-threshold', evidence: { basis: 'memory' } };
+    return { action: 'shutdown', signal: 'rss', value: rss, threshold: rssLine, reason: 'rss-threshold', grounds: { basis: 'memory' } };
   }
   // V8 counting ineffective mark-compacts before the line is reached (a line above V8's 80%).
   if (line !== undefined && v8Thrashing(reading)) {
-    return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash', evidence: heapEvidence(reading, line, 'gc-thrash') };
+    return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash', grounds: heapGrounds(reading, line, 'gc-thrash') };
   }
   return undefined;
 }
@@ -245,7 +245,7 @@ function emergencyDecision(reading: Reading, thresholds: ResolvedThresholds, sta
   const from = rssLine !== undefined && rssLine < wall ? rssLine : wall * 0.9;
   const emergency = from + (wall - from) * tuning.emergencyFraction;
   if (value < emergency) return undefined;
-  return { action: 'emergency', signal: 'rss', value, threshold: Math.floor(emergency), reason: 'rss-emergency', evidence: { basis: 'memory' } };
+  return { action: 'emergency', signal: 'rss', value, threshold: Math.floor(emergency), reason: 'rss-emergency', grounds: { basis: 'memory' } };
 }
 
 /** Highest `signal / shutdown threshold` over the signals that have one (the `oomguard.pressure` gauge). */

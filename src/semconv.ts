@@ -56,11 +56,11 @@ export const ATTR_GC_MAJOR_COUNT = 'oomguard.gc.major_count';
 export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
 /**
- * `oomguard.evidence.<field>`: what a shutdown or emergency rested on (`Evidence` in types.ts),
- * each field in snake case: `oomguard.evidence.basis`, `oomguard.evidence.live_after_major`, ...
+ * `oomguard.grounds.<field>`: what a shutdown or emergency rested on (`Grounds` in types.ts),
+ * each field in snake case: `oomguard.grounds.basis`, `oomguard.grounds.live_after_major`, ...
  */
-export function attrEvidence(field: string): string {
-  return `oomguard.evidence.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+export function attrGrounds(field: string): string {
+  return `oomguard.grounds.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 }
 /** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
 export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {

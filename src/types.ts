@@ -130,7 +130,7 @@ export type Reason = WarnReason | RecoverReason | ShutdownReason | EmergencyReas
  * - `growth`: during a shutdown, the live set still growing into the budget;
  * - `memory`: RSS or the cgroup working set (no GC involved).
  */
-export interface Evidence {
+export interface Grounds {
   basis: 'live' | 'in-use' | 'gc-thrash' | 'growth' | 'memory';
   /** Who ran the major GC the heap figure comes from: `v8`, the `guard` (a confirming GC), or `none`. */
   confirmedBy?: 'v8' | 'guard' | 'none';
@@ -157,7 +157,7 @@ interface Crossing<A extends string, R extends Reason> {
   threshold: number;
   reason: R;
   /** Set on shutdowns and emergencies. */
-  evidence?: Evidence;
+  grounds?: Grounds;
 }
 
 /** What the policy tells the watcher to do after one reading. */
@@ -195,8 +195,8 @@ export interface PressureEvent {
   reading: Readonly<Reading>;
   /** All thresholds in bytes at that moment. */
   thresholds: Readonly<ResolvedThresholds>;
-  /** What a shutdown decision rested on (reason, readings, GC evidence); absent on warn and ok. */
-  evidence?: Readonly<Evidence>;
+  /** What a shutdown decision rested on (reason, readings, GC grounds); absent on warn and ok. */
+  grounds?: Readonly<Grounds>;
 }
 
 /** A threshold as configured: a byte size, a percent of a budget or limit, or off. */

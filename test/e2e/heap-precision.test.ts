@@ -60,7 +60,7 @@ for (const node of nodeMatrix()) {
       expect(r.code, why(r)).toBe(2);
       expect(existsSync(m), why(r)).toBe(true);
       expect(readMarker(m).drainedMs).toBeGreaterThanOrEqual(1000);
-      expect(shutdownOf(r)?.evidence, why(r)).toMatchObject({ basis: 'live' });
+      expect(shutdownOf(r)?.grounds, why(r)).toMatchObject({ basis: 'live' });
     }, 100_000);
 
     it('a leak that goes on during the shutdown (a step to 82%, then 6 MB/s): its 50 ms hook completes, exit 2', async () => {
@@ -99,13 +99,13 @@ for (const node of nodeMatrix()) {
       expect(existsSync(m), why(r)).toBe(true);
       // Confirmed by a major GC, or, when V8's trajectory left no time for one, on the heap in
       // use with the growth and the GC duration that made it so.
-      const evidence = shutdownOf(r)?.evidence as Record<string, unknown> | undefined;
-      expect(evidence, why(r)).toBeDefined();
-      if (evidence!.basis === 'in-use') {
-        expect(evidence).toMatchObject({ confirmedBy: 'none' });
-        expect(evidence!.liveGrowthPerSec).toBeGreaterThan(0);
+      const grounds = shutdownOf(r)?.grounds as Record<string, unknown> | undefined;
+      expect(grounds, why(r)).toBeDefined();
+      if (grounds!.basis === 'in-use') {
+        expect(grounds).toMatchObject({ confirmedBy: 'none' });
+        expect(grounds!.liveGrowthPerSec).toBeGreaterThan(0);
       } else {
-        expect(evidence!.basis).toBe('live');
+        expect(grounds!.basis).toBe('live');
       }
     }, 100_000);
   });

@@ -79,31 +79,31 @@ describe('Events: what a decision becomes', () => {
     expect(runs).toEqual([]);
   });
 
-  it('the evidence of a shutdown reaches the JSON line, the listeners and the telemetry event', () => {
+  it('the grounds of a shutdown reaches the JSON line, the listeners and the telemetry event', () => {
     const { events, lines, listeners, runs } = setup();
     const heard: PressureEvent[] = [];
     listeners.add((e) => heard.push(e));
-    const evidence = { basis: 'live', confirmedBy: 'guard', lastMajorAt: 1000, liveAfterMajor: 85 * MiB, majorGcMs: 80, ineffectiveMajors: 0 } as const;
-    events.onDecision({ ...shutdownDecision, evidence }, reading, evaluation);
-    expect(JSON.parse(lines[0]!).evidence).toEqual(evidence);
-    expect(heard[0]?.evidence).toEqual(evidence);
-    expect(runs[0]?.event.evidence).toEqual(evidence);
+    const grounds = { basis: 'live', confirmedBy: 'guard', lastMajorAt: 1000, liveAfterMajor: 85 * MiB, majorGcMs: 80, ineffectiveMajors: 0 } as const;
+    events.onDecision({ ...shutdownDecision, grounds }, reading, evaluation);
+    expect(JSON.parse(lines[0]!).grounds).toEqual(grounds);
+    expect(heard[0]?.grounds).toEqual(grounds);
+    expect(runs[0]?.event.grounds).toEqual(grounds);
     // a warning carries none
     const again = setup();
     again.events.onDecision({ action: 'warn', signal: 'heap', value: 75 * MiB, threshold: 70 * MiB, reason: 'heap-warn' }, reading, evaluation);
-    expect(JSON.parse(again.lines[0]!)).not.toHaveProperty('evidence');
+    expect(JSON.parse(again.lines[0]!)).not.toHaveProperty('grounds');
   });
 
   it('an emergency cuts the running shutdown short and says why', () => {
     const { events, aborts, lines } = setup();
     events.onDecision({ action: 'emergency', signal: 'rss', value: 190 * MiB, threshold: 180 * MiB, reason: 'rss-emergency' }, reading, evaluation);
     events.onDecision(
-      { action: 'emergency', signal: 'heap', value: 95 * MiB, threshold: 80 * MiB, reason: 'gc-thrash-emergency', evidence: { basis: 'gc-thrash', ineffectiveMajors: 2, mutatorUtilization: 0.12 } },
+      { action: 'emergency', signal: 'heap', value: 95 * MiB, threshold: 80 * MiB, reason: 'gc-thrash-emergency', grounds: { basis: 'gc-thrash', ineffectiveMajors: 2, mutatorUtilization: 0.12 } },
       reading,
       evaluation,
     );
     events.onDecision(
-      { action: 'emergency', signal: 'heap', value: 110 * MiB, threshold: 128 * MiB, reason: 'heap-emergency', evidence: { basis: 'growth', liveGrowthPerSec: 60 * MiB, timeToBudgetMs: 180.4 } },
+      { action: 'emergency', signal: 'heap', value: 110 * MiB, threshold: 128 * MiB, reason: 'heap-emergency', grounds: { basis: 'growth', liveGrowthPerSec: 60 * MiB, timeToBudgetMs: 180.4 } },
       reading,
       evaluation,
     );

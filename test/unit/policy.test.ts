@@ -112,10 +112,10 @@ describe('evaluate', () => {
 
   it('says what the shutdown rested on: the live set after whose major GC, and when', () => {
     const byV8 = actionsOf(heapAt(0.81)).decisions[0];
-    expect(byV8?.evidence).toMatchObject({ basis: 'live', confirmedBy: 'v8', lastMajorAt: 10_000, liveAfterMajor: Math.ceil(budget * 0.81) });
+    expect(byV8?.grounds).toMatchObject({ basis: 'live', confirmedBy: 'v8', lastMajorAt: 10_000, liveAfterMajor: Math.ceil(budget * 0.81) });
     const forced = heapAt(0.81);
     forced.gc = { ...forced.gc, lastMajorForced: true };
-    expect(actionsOf(forced).decisions[0]?.evidence?.confirmedBy).toBe('guard');
+    expect(actionsOf(forced).decisions[0]?.grounds?.confirmedBy).toBe('guard');
   });
 
   describe('a heap past the line in use only', () => {
@@ -166,9 +166,9 @@ describe('evaluate', () => {
 
     it('acts on the projected live set, unconfirmed, and says so', () => {
       const d = decide(fast()).decisions[0];
-      expect(d).toMatchObject({ action: 'shutdown', reason: 'heap-threshold', evidence: { basis: 'in-use', confirmedBy: 'none' } });
-      expect(d?.evidence?.majorGcMs).toBeGreaterThan(20);
-      expect(d?.evidence?.liveGrowthPerSec).toBe(Math.round(12.8 * MiB * 10));
+      expect(d).toMatchObject({ action: 'shutdown', reason: 'heap-threshold', grounds: { basis: 'in-use', confirmedBy: 'none' } });
+      expect(d?.grounds?.majorGcMs).toBeGreaterThan(20);
+      expect(d?.grounds?.liveGrowthPerSec).toBe(Math.round(12.8 * MiB * 10));
     });
 
     it('not on a stale trajectory (its last major GC older than a GC takes): a confirming GC instead', () => {
@@ -262,7 +262,7 @@ describe('evaluate', () => {
     const limit = 512 * MiB;
     const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
     expect(run([r(0.5), r(0.81), r(0.9)]).actions).toEqual(['warn:rss:rss-warn', 'shutdown:rss:rss-threshold']);
-    expect(actionsOf(r(0.9)).decisions[0]?.evidence).toEqual({ basis: 'memory' });
+    expect(actionsOf(r(0.9)).decisions[0]?.grounds).toEqual({ basis: 'memory' });
   });
 
   it('ignores RSS percents when there is no memory limit', () => {

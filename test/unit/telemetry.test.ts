@@ -224,20 +224,20 @@ describe('pressure events', () => {
     expect(span!.startTime).toEqual([1_700_000_000, 123_000_000]);
   });
 
-  it('a shutdown carries its evidence as oomguard.evidence.* attributes on the span and the log record', async () => {
+  it('a shutdown carries its grounds as oomguard.grounds.* attributes on the span and the log record', async () => {
     const spans = new InMemorySpanExporter();
     const logs = new InMemoryLogRecordExporter();
     const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
-    handle.recordEvent({ ...event('shutdown'), evidence: { basis: 'in-use', confirmedBy: 'none', liveAfterMajor: 7_900_000, liveGrowthPerSec: 120_000_000, majorGcMs: 95.5, timeToLineMs: 0 } });
+    handle.recordEvent({ ...event('shutdown'), grounds: { basis: 'in-use', confirmedBy: 'none', liveAfterMajor: 7_900_000, liveGrowthPerSec: 120_000_000, majorGcMs: 95.5, timeToLineMs: 0 } });
     await handle.flush(1000);
     for (const attrs of [spans.getFinishedSpans()[0]!.attributes, logs.getFinishedLogRecords()[0]!.attributes]) {
       expect(attrs).toMatchObject({
-        'oomguard.evidence.basis': 'in-use',
-        'oomguard.evidence.confirmed_by': 'none',
-        'oomguard.evidence.live_after_major': 7_900_000,
-        'oomguard.evidence.live_growth_per_sec': 120_000_000,
-        'oomguard.evidence.major_gc_ms': 95.5,
-        'oomguard.evidence.time_to_line_ms': 0,
+        'oomguard.grounds.basis': 'in-use',
+        'oomguard.grounds.confirmed_by': 'none',
+        'oomguard.grounds.live_after_major': 7_900_000,
+        'oomguard.grounds.live_growth_per_sec': 120_000_000,
+        'oomguard.grounds.major_gc_ms': 95.5,
+        'oomguard.grounds.time_to_line_ms': 0,
       });
     }
   });
