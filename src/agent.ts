@@ -12,7 +12,8 @@
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
 import { Sampler, type MemoryLimit } from './sampler';
-import { Watcher } from './watcher';
+import { systemClock, Watcher } from './watcher';
+import { MainModule } from './main-module';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
 import { exposedGc, GcTracker, majorGcTrigger, readSpaces } from './gc';
@@ -57,6 +58,7 @@ export class Agent {
   /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
   #native: NativeGuard | undefined;
   readonly #evidence: Evidence;
+  readonly #main = new MainModule({ clock: systemClock });
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -122,7 +124,8 @@ export class Agent {
       },
       onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
-      confirmHeap: (reading) => probe.confirm(reading),
+      confirmHeap: (reading, line, urgency) => probe.confirm(reading, line, urgency),
+      mainReady: () => this.#main.ready,
     });
   }
 
@@ -166,6 +169,8 @@ export class Agent {
     this.#native ??= this.#startNative();
     // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
     if (!this.#native?.observesGc) this.#majors.start();
+    // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).
+    this.#main.start(() => this.#watcher.check('main'));
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -177,6 +182,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.#watcher.stop();
+    this.#main.stop();
     this.#gc.stop();
     this.#role.stop();
     this.#native?.stop();
