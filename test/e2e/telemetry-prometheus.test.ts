@@ -40,8 +40,10 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     await child.waitFor('stderr', /app ready/);
     const url = `http://127.0.0.1:${port}/metrics`;
     expect(await getWhenUp(url), `no endpoint; stderr:\n${child.stderr()}`).toBeDefined();
-    // Let a few ticks and a couple of GCs happen so every source has reported.
-    await new Promise((r) => setTimeout(r, 500));
+    // Let a few ticks and a couple of GCs happen so every source has reported, and let the
+    // exposition that answered getWhenUp age out (scrapes share one collection for a second):
+    // the scrape below is then collected between the two stats.
+    await new Promise((r) => setTimeout(r, 1100));
 
     const before = await ask<HeapStats>(child, 'stats');
     const res = await fetch(url);
