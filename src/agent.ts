@@ -166,7 +166,9 @@ export class Agent {
     // package manager leaves the port to the app it starts, so it does not claim to hold it.
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
     for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
-    this.#native ??= this.#startNative();
+    // Shadow mode promises not to act, and the native part's one job is to act at V8's limit: it
+    // stays off there, and the process meets V8's limit as it would without the guard.
+    if (this.config.action !== 'observe') this.#native ??= this.#startNative();
     // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
     if (!this.#native?.observesGc) this.#majors.start();
     // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).

@@ -77,7 +77,7 @@ describe.each(nodeMatrix())('Node $major: next-GC estimate at any heap size, the
     const child = spawn(
       path,
       ['--max-old-space-size=1024', '--trace-gc', '--trace-gc-verbose', '--require', REGISTER, join(__dirname, '..', 'fixtures', 'heap', 'grow-guarded.js')],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OOMGUARD_METRICS: 'none', OOMGUARD_POLL_INTERVAL: '25ms' }, timeout: 90_000, killSignal: 'SIGKILL' },
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OOMGUARD_METRICS: 'none', OOMGUARD_POLL_INTERVAL: '25ms', OOMGUARD_NATIVE: 'off' }, timeout: 90_000, killSignal: 'SIGKILL' },
     );
     let stdout = '';
     let stderr = '';
@@ -113,7 +113,7 @@ describe.each(nodeMatrix())('Node $major: next-GC gauge of an idle service', ({ 
 
   it('is on the first scrape, above the heap in use and below the limit, before any major GC', async () => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) }), { node: path, flags: ['--trace-gc'] });
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port) }), { node: path, flags: ['--trace-gc'] });
     children.push(child);
     const got = await getWhenUp(`http://127.0.0.1:${port}/metrics`);
     expect(got, child.stderr()).toBeDefined();

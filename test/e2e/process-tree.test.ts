@@ -56,8 +56,8 @@ async function runTree(node: string, command: string, args: string[], env: Recor
         // The node under test first: `npm`'s `#!/usr/bin/env node` then runs on it too.
         PATH: `${dirname(node)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
         NODE_OPTIONS: `--require ${REGISTER}`,
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        OOMGUARD_METRICS_PORT: String(port),
+        OOMGUARD_METRICS_HOST: '127.0.0.1',
         MARKER_DIR: markerDir,
         npm_config_update_notifier: 'false',
         ...env,
