@@ -162,7 +162,7 @@ describe('OOMGUARD_INSTRUMENTATIONS', () => {
     ['host', ['process_', 'system_'], ['v8js_', 'nodejs_eventloop_']],
   ])('=%s leaves out the runtime or host series it does not name, and keeps the oomguard ones', async (value, kept, gone) => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
     children.push(child);
     await child.waitFor('stderr', /app ready/);
     expect(await getWhenUp(`http://127.0.0.1:${port}/metrics`), child.stderr()).toBeDefined();
