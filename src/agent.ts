@@ -119,6 +119,7 @@ export class Agent {
           if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         }
         this.#native?.setMemoryLimit(reading.memoryLimit);
+        this.#evidence.onReading(reading.heapInUse, evaluation.thresholds.heap.warn);
         // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
         if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
@@ -229,13 +230,11 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
-      // A launcher leaves the metrics port to the app it starts (launcher.ts); a cluster primary
-      // that forks only later gives it up then, before its first worker is up to bind it.
-      const launcher = this.#role.launcher;
-      const config = launcher ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
-      const telemetry = await startTelemetry(config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
-      if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
-      return telemetry;
+      // A package manager leaves the metrics port to the app it starts (launcher.ts). A cluster
+      // primary keeps it: its /metrics carries its workers' series too, merged with its own, and
+      // the workers serve theirs on local sockets (telemetry/cluster.ts).
+      const config = this.#role.byScript ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
+      return await startTelemetry(config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
     } catch (err) {
       this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;

@@ -338,16 +338,6 @@ describe('startTelemetry', () => {
     expect((await fetch(`http://127.0.0.1:${handle.metricsPort}/other`)).status).toBe(404);
   });
 
-  it('releaseMetricsPort closes the endpoint and frees its port for another process', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
-    const port = handle.metricsPort!;
-    handle.releaseMetricsPort();
-    expect(handle.metricsPort).toBeUndefined();
-    const next = await start(() => snapshot(reading()), { metrics: endpoint(port) });
-    expect(next.handle.metricsPort).toBe(port);
-    expect(next.lines).toEqual([]);
-  });
-
   it.each([
     [undefined, /cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/],
     ['4242', /held by the parent process \(pid 4242\)/],
