@@ -59,6 +59,8 @@ export class Agent {
   #native: NativeGuard | undefined;
   readonly #evidence: Evidence;
   readonly #main = new MainModule({ clock: systemClock });
+  /** Started by the preload (before the app's main module), not by the app's own `start()`. */
+  readonly #preloaded: boolean;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -68,6 +70,7 @@ export class Agent {
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
     this.#log = deps.log;
+    this.#preloaded = deps.preloaded ?? false;
     this.#parentPid = inheritedParentPid(process.env, process.pid);
     this.heapBudget = processHeapBudget();
     this.#gc = new GcTracker({
@@ -173,7 +176,10 @@ export class Agent {
     // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
     if (!this.#native?.observesGc) this.#majors.start();
     // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).
-    this.#main.start(() => this.#watcher.check('main'));
+    // Only a preload runs before the main module; an app that calls start() itself is already in
+    // it and registers its hooks next to that call, so there is nothing to wait for.
+    if (this.#preloaded) this.#main.start(() => this.#watcher.check('main'));
+    else this.#main.stop();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
