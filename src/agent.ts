@@ -8,8 +8,8 @@
  *
  * 1. `start()`, in the preload: two unref'd timers, the parent mark, and what can only be done
  *    before the app's first line: the native part's near-heap-limit callback (a runaway in the
- *    main module itself ends in it) and the GC function of the guard's own (V8 flags must not
- *    change once workers may exist; gc.ts).
+ *    main module itself ends in it), the GC function of the guard's own (V8 flags must not
+ *    change once workers may exist; gc.ts) and the watch for the main module (main-module.ts).
  * 2. The first turn of the event loop (or the first `status()`/`reading()`, or a callback of the
  *    native part): the guard itself (guard.ts: heap budget, cgroup, sampler, watcher, GC
  *    tracker, events; one more module) is loaded and armed, and takes its first reading. A
@@ -30,6 +30,8 @@ import type { PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
 import type { Guard } from './guard';
 import type { AgentLog } from './log';
+import type { Clock } from './watcher';
+import { MainModule } from './main-module';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
 import { exposedGc, majorGcTrigger } from './gc';
@@ -68,6 +70,23 @@ export interface AgentDeps {
   preloaded?: boolean;
 }
 
+/**
+ * Unref'd timers for the main-module watch; its "next turn" a 0 ms timer, as the guard's own
+ * (guard.ts, promptClock): an unref'd setImmediate could wait for the next timer or I/O event.
+ */
+const preloadClock: Pick<Clock, 'setTimeout' | 'setImmediate'> = {
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer), refresh: () => void timer.refresh() };
+  },
+  setImmediate(fn) {
+    const timer = setTimeout(fn, 0);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
 export class Agent {
   readonly config: Config;
   readonly #deps: AgentDeps;
@@ -85,6 +104,8 @@ export class Agent {
   #forceGc: (() => void) | undefined;
   /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
   #native: NativeGuard | undefined;
+  /** When the app's main module has been evaluated: the first shutdown waits for it. */
+  readonly #main = new MainModule({ clock: preloadClock });
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
@@ -127,7 +148,14 @@ export class Agent {
     // and 26, medians under load: BENCHMARKS.md).
     const wantsGc = this.config.heapThreshold.kind !== 'off';
     this.#forceGc = this.#deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
-    this.#native = this.#startNative();
+    // Shadow mode promises not to act, and the native part's one job is to act at V8's limit: it
+    // stays off there, and the process meets V8's limit as it would without the guard.
+    if (this.config.action !== 'observe') this.#native = this.#startNative();
+    // Under a preload the main module is not resolved yet (main-module.ts). Only a preload runs
+    // before the main module; an app that calls start() itself is already in it and registers
+    // its hooks next to that call, so there is nothing to wait for.
+    if (this.#deps.preloaded) this.#main.start(() => void this.#armed().check('main'));
+    else this.#main.stop();
     if (this.config.heapThreshold.kind === 'bytes' || this.config.rssThreshold.kind === 'bytes') {
       // Whether a size can ever be reached depends on the heap budget and the memory limit, and
       // the operator should read it with the other configuration lines, before the app's first
@@ -152,6 +180,7 @@ export class Agent {
     if (this.#armTimer) clearTimeout(this.#armTimer);
     this.#armTimer = undefined;
     this.#guard?.stop();
+    this.#main.stop();
     this.#native?.stop();
     this.#native = undefined;
     this.#role.stop();
@@ -172,6 +201,7 @@ export class Agent {
         role: this.#role,
         forceGc: this.#forceGc,
         native: this.#native,
+        mainReady: () => this.#main.ready,
         telemetry: () => this.#ensureTelemetry(),
       });
       if (!this.#stopped) this.#guard.start();
@@ -213,13 +243,11 @@ export class Agent {
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
       const { startTelemetry } = telemetryModule(this.config);
-      // A launcher leaves the metrics port to the app it starts (launcher.ts); a cluster primary
-      // that forks only later gives it up then, before its first worker is up to bind it.
-      const launcher = this.#role.launcher;
-      const config = launcher ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
-      const telemetry = await startTelemetry(config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
-      if (!launcher) this.#role.onLauncher(() => telemetry.releaseMetricsPort());
-      return telemetry;
+      // A package manager leaves the metrics port to the app it starts (launcher.ts). A cluster
+      // primary keeps it: its /metrics carries its workers' series too, merged with its own, and
+      // the workers serve theirs on local sockets (telemetry/cluster.ts).
+      const config = this.#role.byScript ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
+      return await startTelemetry(config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
     } catch (err) {
       this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;

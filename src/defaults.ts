@@ -1,10 +1,10 @@
 /**
- * The configuration when nothing is set, and the test that tells whether anything is.
- *
- * Its own module, importing no parser, because the preload reads it in every node process that
- * `NODE_OPTIONS` reaches: where no `OOMGUARD_*` or `OTEL_*` variable is set (most of them),
- * the configuration is exactly {@link DEFAULTS} and the parsers, the option table and the
- * problem wording (config.ts and what it imports) are never loaded.
+ * What the guard runs with when nothing is set, in one place that imports no parser, so the
+ * preload and the telemetry readers share it without a cycle; and the test that tells whether
+ * anything is set. The preload reads it in every node process that `NODE_OPTIONS` reaches:
+ * where no `OOMGUARD_*` or `OTEL_*` variable is set (most of them), the configuration is exactly
+ * {@link DEFAULTS} and the parsers, the option table and the problem wording (config.ts and
+ * what it imports) are never loaded.
  */
 import type { Config } from './types';
 import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
@@ -18,6 +18,7 @@ import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
 export const DEFAULT_METRICS_PORT = 9465;
 /** Sampling more often than this costs CPU without catching anything sooner. */
 export const MIN_POLL_INTERVAL_MS = 10;
+
 
 /**
  * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under

@@ -56,6 +56,8 @@ export interface GuardDeps {
   forceGc: (() => void) | undefined;
   /** The native part the preload installed, if any. */
   native: NativeGuard | undefined;
+  /** Whether the app's main module has been evaluated (main-module.ts, watched from the preload). */
+  mainReady: () => boolean;
   /** Telemetry, started now if its turn has not come yet; undefined when it is off. */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
 }
@@ -127,12 +129,14 @@ export class Guard {
           if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
         }
         this.#native?.setMemoryLimit(reading.memoryLimit);
+        this.#evidence.onReading(reading.heapInUse, evaluation.thresholds.heap.warn);
         // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
         if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
       },
       onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
-      confirmHeap: (reading) => probe.confirm(reading),
+      confirmHeap: (reading, line, urgency) => probe.confirm(reading, line, urgency),
+      mainReady: deps.mainReady,
     });
   }
 

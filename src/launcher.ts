@@ -5,7 +5,9 @@
  * its exit frees none of the memory that fills the container: measured in a 320 MiB cgroup, an
  * idle cluster primary (46 MiB) shut down for the 300 MiB its worker held, and took its workers
  * with it. A launcher keeps its own lines (heap, own RSS) but never acts on the container's
- * memory (process-tree.ts) and never takes the metrics port (the app behind it should).
+ * memory (process-tree.ts). A package manager never takes the metrics port (the app behind it
+ * should); a cluster primary keeps it and serves its workers' metrics with its own
+ * (telemetry/cluster.ts).
  *
  * Who is one: a package manager's CLI, known by its main script (`npm`, `npx`, `yarn`, `pnpm`,
  * `pnpx`, `corepack`), and a cluster primary once it has forked a worker.

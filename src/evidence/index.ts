@@ -95,6 +95,21 @@ export class Evidence {
     this.#profile = undefined;
   }
 
+  /**
+   * Each reading: once the heap in use (garbage included) reaches the heap warn line, sampling
+   * starts, even before a warning: the policy warns on what a major GC left alive, and a fast
+   * leak can be confirmed past the warn and the shutdown line in one check, which would leave no
+   * time to sample. Sampling costs nothing on a heap far from its line.
+   */
+  onReading(heapInUse: number, heapWarnLine: number | undefined): void {
+    if (heapWarnLine === undefined || heapInUse < heapWarnLine) return;
+    if (this.#baseline === undefined) {
+      const memory = readMemoryByKind(this.#now());
+      if (memory) this.#baseline = { memory, since: 'warn' };
+    }
+    if (this.#opts.sampling !== 'off') this.#startSampling();
+  }
+
   /** A warn line crossed: baseline and sampling from here. A recovery ends the episode. */
   onEvent(event: PressureEvent): void {
     if (event.level === 'ok') {

@@ -55,11 +55,6 @@ export interface TelemetryHandle {
   flush(timeoutMs: number, hooks?: readonly HookResult[]): Promise<void>;
   /** Remove everything: close the server, stop instrumentations, shut providers down. Never rejects. */
   shutdown(): Promise<void>;
-  /**
-   * Stop serving `/metrics` and free the port for another process of the tree (a cluster
-   * primary, once it forks, leaves the port to a worker). Metrics still go out over OTLP.
-   */
-  releaseMetricsPort(): void;
   /** The bound Prometheus port, when serving. */
   readonly metricsPort: number | undefined;
 }
@@ -87,7 +82,6 @@ const INERT: TelemetryHandle = Object.freeze({
   recordEvent(): void {},
   async flush(): Promise<void> {},
   async shutdown(): Promise<void> {},
-  releaseMetricsPort(): void {},
   metricsPort: undefined,
 });
 
@@ -202,10 +196,6 @@ function handle(running: Running): TelemetryHandle {
   return {
     get metricsPort() {
       return running.endpoint?.port;
-    },
-    releaseMetricsPort(): void {
-      if (running.endpoint) safe(() => closeEndpoint(running.endpoint!));
-      running.endpoint = undefined;
     },
     recordEvent(event: PressureEvent): void {
       if (stopped) return;

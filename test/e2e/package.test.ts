@@ -139,7 +139,7 @@ describe('installed from a packed tarball', () => {
     const r = await runChild({
       args: ['--require', 'oomguard/register', 'app.js'],
       cwd: otelApp,
-      env: { OTEL_EXPORTER_PROMETHEUS_PORT: '0', OOMGUARD_METRICS_PORT: '0', OOMGUARD_TELEMETRY_DELAY: '0s' },
+      env: { OOMGUARD_METRICS_PORT: '0', OOMGUARD_TELEMETRY_DELAY: '0s' },
       timeoutMs: 30_000,
     });
     expect(r.code, why(r)).toBe(0);

@@ -11,7 +11,7 @@ type Up = { primary: number; workers: Record<string, number> };
 
 async function startCluster(node: string): Promise<{ child: Child; up: Up; url: string }> {
   const port = await freePort();
-  const child = run('cluster.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) }), {
+  const child = run('cluster.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port) }), {
     node,
     flags: ['--max-old-space-size=128'],
     timeout: 60_000,

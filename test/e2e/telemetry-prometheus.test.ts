@@ -55,8 +55,10 @@ describe.each(nodeMatrix().map((n) => [n.major, n.path] as const))('Prometheus e
     await child.waitFor('stderr', /app ready/);
     const url = `http://127.0.0.1:${port}/metrics`;
     expect(await getWhenUp(url), `no endpoint; stderr:\n${child.stderr()}`).toBeDefined();
-    // Let a few ticks and a couple of GCs happen so every source has reported.
-    await new Promise((r) => setTimeout(r, 500));
+    // Let a few ticks and a couple of GCs happen so every source has reported, and let the
+    // exposition that answered getWhenUp age out (scrapes share one collection for a second):
+    // the scrape below is then collected between the two stats.
+    await new Promise((r) => setTimeout(r, 1100));
 
     const around = await statsOver(child, 150); // the poll interval is 100 ms (baseEnv)
     const res = await fetch(url);
@@ -178,7 +180,7 @@ describe('OOMGUARD_INSTRUMENTATIONS', () => {
     ['host', ['process_', 'system_'], ['v8js_', 'nodejs_eventloop_']],
   ])('=%s leaves out the runtime or host series it does not name, and keeps the oomguard ones', async (value, kept, gone) => {
     const port = await freePort();
-    const child = run('idle.js', baseEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
+    const child = run('idle.js', baseEnv({ OOMGUARD_METRICS_HOST: '127.0.0.1', OOMGUARD_METRICS_PORT: String(port), OOMGUARD_INSTRUMENTATIONS: value }));
     children.push(child);
     await child.waitFor('stderr', /app ready/);
     expect(await getWhenUp(`http://127.0.0.1:${port}/metrics`), child.stderr()).toBeDefined();

@@ -50,7 +50,7 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   rss: 60_000_009,
   memoryLimit: 500_000_010,
   memorySignal: 61_000_011,
-  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, burstMajors: 0 },
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
   ...over,
 });
 
@@ -295,6 +295,24 @@ describe('pressure events', () => {
     expect(Math.round(t(2) - t(0))).toBe(30);
   });
 
+  it('a shutdown carries its grounds as oomguard.grounds.* attributes on the span and the log record', async () => {
+    const spans = new InMemorySpanExporter();
+    const logs = new InMemoryLogRecordExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
+    handle.recordEvent({ ...event('shutdown'), grounds: { basis: 'in-use', confirmedBy: 'none', liveAfterMajor: 7_900_000, liveGrowthPerSec: 120_000_000, majorGcMs: 95.5, timeToLineMs: 0 } });
+    await handle.flush(1000);
+    for (const attrs of [spans.getFinishedSpans()[0]!.attributes, logs.getFinishedLogRecords()[0]!.attributes]) {
+      expect(attrs).toMatchObject({
+        'oomguard.grounds.basis': 'in-use',
+        'oomguard.grounds.confirmed_by': 'none',
+        'oomguard.grounds.live_after_major': 7_900_000,
+        'oomguard.grounds.live_growth_per_sec': 120_000_000,
+        'oomguard.grounds.major_gc_ms': 95.5,
+        'oomguard.grounds.time_to_line_ms': 0,
+      });
+    }
+  });
+
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {
     const { handle } = await start(() => undefined, {}, { spanExporter: new InMemorySpanExporter() });
     expect(() => handle.recordEvent({} as PressureEvent)).not.toThrow();
@@ -318,16 +336,6 @@ describe('startTelemetry', () => {
     const text = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
     expect(text).toMatch(/^oomguard_heap_in_use\{[^}]*\} 11000001$/m);
     expect((await fetch(`http://127.0.0.1:${handle.metricsPort}/other`)).status).toBe(404);
-  });
-
-  it('releaseMetricsPort closes the endpoint and frees its port for another process', async () => {
-    const { handle } = await start(() => snapshot(reading()), { metrics: endpoint(0) });
-    const port = handle.metricsPort!;
-    handle.releaseMetricsPort();
-    expect(handle.metricsPort).toBeUndefined();
-    const next = await start(() => snapshot(reading()), { metrics: endpoint(port) });
-    expect(next.handle.metricsPort).toBe(port);
-    expect(next.lines).toEqual([]);
   });
 
   it.each([
