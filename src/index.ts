@@ -17,11 +17,9 @@ export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
 export type {
   Config,
-  Grounds,
   GcSummary,
   GuardState,
   HeapSampling,
-  LivePoint,
   Level,
   NativeMode,
   MetricsMode,
