@@ -149,7 +149,8 @@ const SIGNALS: readonly Signal[] = ['heap', 'rss'];
  * Decide on one reading.
  *
  * - Shutdown fires exactly once, ever: once the state is `shutdown`, nothing else is decided.
- * - Heap or RSS at or above its shutdown line: shutdown.
+ * - Heap or RSS at or above its shutdown line: shutdown, preceded on the same reading by the
+ *   signal's warning when that line was never announced (a jump past both lines in one check).
  * - GC thrash: the heap near its line while major GCs come back to back and eat most of the
  *   time. This is the state V8 aborts in; a timer can be too slow to see the line crossed.
  * - Warn fires on the crossing, once; it clears (a `recover` decision) only after the signal
@@ -172,7 +173,15 @@ export function evaluate(
 
   const shutdown = shutdownDecision(reading, thresholds, tuning);
   if (shutdown) {
-    return { state: { state: 'shutdown', warned: previous.warned }, decisions: [shutdown], thresholds, pressure, confirmHeap: false };
+    // Operators alert on warnings: a leak that jumps both lines between two checks is still
+    // announced first, on the same reading, so no shutdown ever comes without its warning.
+    const warn = thresholds[shutdown.signal].warn;
+    const unannounced = !previous.warned[shutdown.signal] && warn !== undefined && shutdown.value >= warn;
+    const decisions: Decision[] = unannounced
+      ? [{ action: 'warn', signal: shutdown.signal, value: shutdown.value, threshold: warn, reason: `${shutdown.signal}-warn` }, shutdown]
+      : [shutdown];
+    const warned = unannounced ? { ...previous.warned, [shutdown.signal]: true } : previous.warned;
+    return { state: { state: 'shutdown', warned }, decisions, thresholds, pressure, confirmHeap: false };
   }
   const line = thresholds.heap.shutdown;
   // Everything on the heap counts here, young objects too: a leak of small objects reaches the

@@ -92,21 +92,32 @@ describe('evaluate', () => {
     expect(states.map((s) => s.state)).toEqual(['ok', 'shutdown', 'shutdown', 'shutdown', 'shutdown']);
   });
 
+  it('announces a jump past both lines in one check: the warning comes first, on the same reading, and only once', () => {
+    const jump = run([heapAt(0.5), heapAt(0.9)]);
+    expect(jump.actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
+    expect(jump.states.map((s) => s.warned.heap)).toEqual([false, true]);
+    // Already warned on an earlier check: the shutdown alone.
+    expect(run([heapAt(0.75), heapAt(0.9)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
+    expect(evaluate(heapAt(0.9), run([heapAt(0.75)]).states[0]!, DEFAULTS).decisions.map((d) => d.action)).toEqual(['shutdown']);
+    // No warn line (off): nothing to announce.
+    expect(run([heapAt(0.9)], { ...DEFAULTS, heapWarn: off }).actions).toEqual(['shutdown:heap:heap-threshold']);
+  });
+
   it('during a shutdown, exits at once (emergency) only when memory keeps rising halfway to the wall, and only once', () => {
     const { actions, states } = run([heapAt(0.81), heapAt(0.85), heapAt(0.89), heapAt(0.9), heapAt(0.95)]);
-    expect(actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:heap-emergency']);
+    expect(actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:heap-emergency']);
     expect(states.map((s) => Boolean(s.emergency))).toEqual([false, false, false, true, true]);
   });
 
   it('an RSS emergency lies halfway from the RSS line to the memory limit', () => {
     const limit = 1000 * MiB;
     const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
-    expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
+    expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['warn:rss:rss-warn', 'shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
   });
 
   it('GC thrash past the line during a shutdown is an emergency', () => {
     const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0 };
-    expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+    expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
   });
 
   it('asks for a confirming major GC when the heap reaches the line between major GCs, once the last one left it near', () => {
@@ -125,10 +136,10 @@ describe('evaluate', () => {
   it('during a shutdown above V8 80% line, two major GCs within 500 ms are an emergency', () => {
     const burst = { majorCount: 9, recentMajors: 2, recentGcShare: 0.05, recentWindowMs: 10_000, burstMajors: 2 };
     const calm = { ...burst, burstMajors: 1 };
-    expect(run([heapAt(0.81), heapAt(0.81, { gc: calm })]).actions).toEqual(['shutdown:heap:heap-threshold']);
-    expect(run([heapAt(0.81), heapAt(0.81, { gc: burst })]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+    expect(run([heapAt(0.81), heapAt(0.81, { gc: calm })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
+    expect(run([heapAt(0.81), heapAt(0.81, { gc: burst })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
     // below V8's line a burst is V8 doing its job: no emergency
-    expect(run([heapAt(0.8), heapAt(0.79, { gc: burst })]).actions).toEqual(['shutdown:heap:heap-threshold']);
+    expect(run([heapAt(0.8), heapAt(0.79, { gc: burst })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
   });
 
   it('judges the heap by its signal (what survives GC), not by used_heap_size with garbage', () => {
@@ -163,7 +174,7 @@ describe('evaluate', () => {
   it('shuts down on GC thrash near the line before the line itself is reached', () => {
     const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0, oldGenLive: budget * 0.72 };
     const { actions } = run([heapAt(0.72, { gc: thrash })]);
-    expect(actions).toEqual(['shutdown:heap:gc-thrash']);
+    expect(actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:gc-thrash']);
   });
 
   it.each([

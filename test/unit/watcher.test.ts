@@ -154,10 +154,10 @@ describe('Watcher', () => {
     const { w, clock, decisions } = watch(() => heap);
     w.start();
     clock.advance(0);
-    expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown']);
     heap = 0.95; // past halfway from the 80% line to the budget
     clock.advance(SHUTDOWN_POLL_MS);
-    expect(decisions.map((d) => d.action)).toEqual(['shutdown', 'emergency']);
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown', 'emergency']);
     expect(w.running).toBe(false);
     expect(clock.pending).toBe(0);
   });
