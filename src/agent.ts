@@ -12,7 +12,8 @@
 import type { Config, Snapshot, ThresholdSpec } from './types';
 import { formatBytes } from './units';
 import { Sampler, type MemoryLimit } from './sampler';
-import { Watcher } from './watcher';
+import { systemClock, Watcher } from './watcher';
+import { MainModule } from './main-module';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
 import { exposedGc, GcTracker, majorGcTrigger, readSpaces } from './gc';
@@ -57,6 +58,9 @@ export class Agent {
   /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
   #native: NativeGuard | undefined;
   readonly #evidence: Evidence;
+  readonly #main = new MainModule({ clock: systemClock });
+  /** Started by the preload (before the app's main module), not by the app's own `start()`. */
+  readonly #preloaded: boolean;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
   #telemetryTimer: NodeJS.Immediate | undefined;
   #snapshot: Snapshot | undefined;
@@ -66,6 +70,7 @@ export class Agent {
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
     this.#log = deps.log;
+    this.#preloaded = deps.preloaded ?? false;
     this.#parentPid = inheritedParentPid(process.env, process.pid);
     this.heapBudget = processHeapBudget();
     this.#gc = new GcTracker({
@@ -123,7 +128,8 @@ export class Agent {
       },
       onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
       onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
-      confirmHeap: (reading) => probe.confirm(reading),
+      confirmHeap: (reading, line, urgency) => probe.confirm(reading, line, urgency),
+      mainReady: () => this.#main.ready,
     });
   }
 
@@ -169,6 +175,11 @@ export class Agent {
     if (this.config.action !== 'observe') this.#native ??= this.#startNative();
     // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
     if (!this.#native?.observesGc) this.#majors.start();
+    // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).
+    // Only a preload runs before the main module; an app that calls start() itself is already in
+    // it and registers its hooks next to that call, so there is nothing to wait for.
+    if (this.#preloaded) this.#main.start(() => this.#watcher.check('main'));
+    else this.#main.stop();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
     if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
@@ -180,6 +191,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.#watcher.stop();
+    this.#main.stop();
     this.#gc.stop();
     this.#role.stop();
     this.#native?.stop();

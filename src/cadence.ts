@@ -5,7 +5,8 @@
  * (`recentReadings`) and arms its timer with `nextCheckIn`.
  */
 import { MIN_POLL_INTERVAL_MS } from './config';
-import { nearLine } from './policy';
+import { nearLine } from './heap-decision';
+import { liveGrowth, projectedLive } from './heap-trend';
 import type { GuardState, Reading, ResolvedThresholds } from './types';
 
 /** Shortest time between two checks, whatever asks for them: the poll interval's floor. */
@@ -39,21 +40,45 @@ export interface CadenceInput {
   readings: readonly Reading[];
   /** The thresholds the latest reading was judged against; undefined before the first one. */
   thresholds: ResolvedThresholds | undefined;
+  /** A shutdown is due but waits for the app's main module: look again soon. */
+  held?: boolean;
 }
 
 /**
  * Milliseconds until the next check. The poll interval while `ok`, a quarter of it while
- * warning, the shutdown cadence while shutting down; and whatever the state, sooner when memory,
- * growing at its current rate, would reach a shutdown line before then: a quarter of the time it
- * needs. A 100 MB/s leak in a 128 MiB heap crosses from 70% to 80% in 130 ms, between two 1 s
- * ticks. Never under `MIN_CHECK_GAP_MS`.
+ * warning, the shutdown cadence while shutting down or while a shutdown waits for the main
+ * module; and whatever the state, sooner when memory, growing at its current rate, would reach a
+ * shutdown line before then: a quarter of the time it needs (a 100 MB/s leak in a 128 MiB heap
+ * crosses from 70% to 80% in 130 ms, between two 1 s ticks), or, for the live set's trajectory
+ * (major GCs' results), exactly when it gets there, so the confirming GC lands at the line.
+ * Never under `MIN_CHECK_GAP_MS`.
  */
 export function nextCheckIn(input: CadenceInput): number {
-  if (input.state === 'shutdown') return SHUTDOWN_POLL_MS;
+  if (input.state === 'shutdown' || input.held) return SHUTDOWN_POLL_MS;
   const base = input.pollIntervalMs;
   const relaxed = input.state === 'ok' ? base : Math.max(MIN_CHECK_GAP_MS, Math.floor(base / HOT_POLL_DIVISOR));
-  const eta = input.thresholds && timeToLine(input.readings, input.thresholds);
-  return eta === undefined ? relaxed : Math.max(MIN_CHECK_GAP_MS, Math.min(relaxed, Math.floor(eta / ETA_DIVISOR)));
+  if (!input.thresholds) return relaxed;
+  const eta = timeToLine(input.readings, input.thresholds);
+  const live = liveCrossingIn(input.readings, input.thresholds);
+  let next = relaxed;
+  if (eta !== undefined) next = Math.min(next, Math.floor(eta / ETA_DIVISOR));
+  if (live !== undefined) next = Math.min(next, Math.ceil(live));
+  return Math.max(MIN_CHECK_GAP_MS, next);
+}
+
+/**
+ * Milliseconds until the live set, at the growth the last major GCs show, reaches the heap line;
+ * undefined when it does not grow or there is no line. The heap in use must be past the line for
+ * a confirming GC to run, so this only times the look; the GC decides.
+ */
+export function liveCrossingIn(readings: readonly Reading[], thresholds: ResolvedThresholds): number | undefined {
+  const latest = readings[readings.length - 1];
+  const line = thresholds.heap.shutdown;
+  if (!latest || line === undefined) return undefined;
+  const rate = liveGrowth(latest.gc.livePoints);
+  const live = projectedLive(latest);
+  if (rate === undefined || !(rate > 0) || live === undefined) return undefined;
+  return Math.max(0, line - live) / rate;
 }
 
 /**

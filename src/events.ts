@@ -58,16 +58,8 @@ export class Events {
   onDecision(decision: Decision, reading: Reading, evaluation: Evaluation): void {
     const deps = this.#deps;
     if (decision.action === 'emergency') {
-      // Once V8's limit was raised by the reserve, the heap's emergency line (halfway from the
-      // heap line to the original budget) lies behind the shutdown, not ahead of it: it would cut
-      // the hooks short in the room the raise gave them. The native part itself exits with the
-      // exit code if the heap reaches the raised limit.
       if (this.#heapLimitRaised && decision.signal === 'heap') return;
-      const what =
-        decision.reason === 'gc-thrash-emergency'
-          ? 'V8 is thrashing in GC near its limit'
-          : `${decision.signal} ${formatBytes(decision.value)} >= ${formatBytes(decision.threshold)}`;
-      deps.shutdown.abort(`memory is still rising during the shutdown (${what})`);
+      deps.shutdown.abort(describeEmergency(decision));
       return;
     }
     // The policy decides nothing but emergencies once it has shut down; a shutdown that V8's
@@ -83,6 +75,7 @@ export class Events {
       reading,
       thresholds: evaluation.thresholds,
     };
+    if (decision.grounds) event.grounds = decision.grounds;
     if (event.level === 'shutdown' && deps.config.action === 'observe') {
       this.#observed({ ...event, observed: true });
       return;
@@ -161,6 +154,20 @@ export class Events {
   }
 }
 
+/** Why a running shutdown is cut short, with the grounds, for the `oomguard:` line. */
+export function describeEmergency(d: Extract<Decision, { action: 'emergency' }>): string {
+  const e = d.grounds;
+  if (d.reason === 'gc-thrash-emergency') {
+    return `memory is still rising during the shutdown (V8 is about to give up on its heap: ${e?.ineffectiveMajors ?? '?'} ineffective mark-compacts in a row, mutator utilisation ${e?.mutatorUtilization ?? '?'})`;
+  }
+  if (d.reason === 'heap-emergency') {
+    const rate = e?.liveGrowthPerSec === undefined ? '' : ` growing ${formatBytes(e.liveGrowthPerSec)}/s`;
+    const left = e?.timeToBudgetMs === undefined ? '' : `, ${Math.round(e.timeToBudgetMs)} ms from the budget`;
+    return `memory is still rising during the shutdown (live heap ${formatBytes(d.value)}${rate}${left})`;
+  }
+  return `memory is still rising during the shutdown (${d.signal} ${formatBytes(d.value)} >= ${formatBytes(d.threshold)})`;
+}
+
 /** The process warning's text: what crossed, and whether the guard is shutting down. */
 export function describeEvent(e: PressureEvent): string {
   const what =
@@ -199,5 +206,6 @@ export function jsonLine(e: PressureEvent): Record<string, unknown> {
     thresholds: e.thresholds,
     ...(e.observed ? { observed: true } : {}),
     ...(e.evidence && { evidence: e.evidence }),
+    ...(e.grounds ? { grounds: e.grounds } : {}),
   };
 }

@@ -1,13 +1,16 @@
 /**
  * The GC observer: counts major GCs, measures the share of time spent in GC over a recent window,
- * and after each major GC reads V8's "old size" (the old generation left alive, L) and estimates
+ * and after each major GC reads V8's "old size" (the old generation left alive, L), keeps the
+ * last few for the live set's trend, replays V8's ineffective-mark-compact count and estimates
  * the next major GC's limit with the heap model. Side effects only in `start()`.
  */
 import { constants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 import { generationSizes, type GenerationSizes } from './heap';
 import { growingFactor, nextGcEstimate } from './heap-rules';
-import type { GcSummary } from './types';
+import { V8Replay } from './heap-replay';
+import type { GcSummary, LivePoint } from './types';
+
 
 /** Options of the tracker. */
 export interface GcTrackerOptions {
@@ -35,15 +38,14 @@ export interface GcRecord {
   major: boolean;
 }
 
-/** Window of `GcSummary.burstMajors`. */
-export const GC_BURST_MS = 500;
-
 /** Capacity of the ring buffer; at the fastest observed pace (~100 GCs/s) it holds > 2 s. */
 const RING = 1024;
+/** Major GC results kept for the live-set trend (heap-trend.ts). */
+const LIVE_POINTS = 8;
 
 /**
- * Watches `gc` performance entries. Allocation-free per GC (a preallocated ring buffer); the
- * observer is asynchronous, so `lastDelayMs` records how late the last entry arrived.
+ * Watches `gc` performance entries. Allocation-free per GC but for the live points (a small
+ * array); the observer is asynchronous, so `lastDelayMs` records how late the last entry arrived.
  */
 export class GcTracker {
   readonly #budget: number;
@@ -55,11 +57,17 @@ export class GcTracker {
   readonly #ends = new Float64Array(RING);
   readonly #durations = new Float64Array(RING);
   readonly #majors = new Uint8Array(RING);
+  readonly #replay = new V8Replay();
   #head = 0; // next slot to write
   #count = 0;
   #majorCount = 0;
   #lastMajorAt: number | undefined;
   #oldGenLive: number | undefined;
+  #inUseAfter: number | undefined;
+  #lastForced = false;
+  #forcedEnd = -Infinity;
+  #livePoints: LivePoint[] = [];
+  #markSpeed: number | undefined;
   #nextGc: number | undefined;
   #observer: PerformanceObserver | undefined;
   /** How late (ms) the last entry reached the observer after its GC ended; for measurements. */
@@ -100,12 +108,15 @@ export class GcTracker {
   }
 
   /**
-   * Forgets what the last major GC said (the old generation left alive and the next-GC estimate):
-   * after a pause in observing, they would be stale.
+   * Forgets what the major GCs said (the live set, its trend, V8's replayed count, the next-GC
+   * estimate): after a pause in observing, they would be stale.
    */
   forgetLive(): void {
     this.#oldGenLive = undefined;
+    this.#inUseAfter = undefined;
+    this.#livePoints = [];
     this.#nextGc = undefined;
+    this.#replay.reset();
   }
 
   #onEntry(entry: PerformanceEntry): void {
@@ -116,9 +127,11 @@ export class GcTracker {
       const end = performance.timeOrigin + endPerf;
       const detail = (entry as { detail?: unknown }).detail as { kind?: number } | undefined;
       const major = detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+      // The guard's own GC was recorded when it ran (recordForced); its entry comes later.
+      if (major && Math.abs(end - this.#forcedEnd) < 2) return;
       this.record({ end, duration: entry.duration, major });
       if (major) {
-        this.recordMajor(this.#readSpaces());
+        this.recordMajor(this.#readSpaces(), end);
         this.#onMajor?.();
       }
     } catch {
@@ -136,17 +149,24 @@ export class GcTracker {
     if (gc.major) {
       this.#majorCount++;
       this.#lastMajorAt = gc.end;
+      this.#lastForced = false;
+      this.#replay.pending(gc);
     }
   }
 
   /**
-   * Records the heap right after a major GC: L is the old generation in use, and the next-GC
-   * estimate follows V8's rule with its max growing factor for this budget (the GC and mutator
-   * speeds V8 uses for the dynamic factor are not visible from JS; see docs/heap-model.md).
+   * Records the heap right after a major GC that ended at `end`: L is the old generation in use,
+   * the next-GC estimate follows V8's rule with its max growing factor for this budget (the GC
+   * and mutator speeds V8 uses for the dynamic factor are not visible from JS; see
+   * docs/heap-model.md), and V8's ineffective-mark-compact count is replayed.
    */
-  recordMajor(sizes: GenerationSizes | undefined): void {
+  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now()): void {
     if (!sizes) return;
     this.#oldGenLive = sizes.oldGen;
+    this.#inUseAfter = sizes.oldGen + sizes.young;
+    this.#livePoints.push({ time: end, live: sizes.oldGen });
+    if (this.#livePoints.length > LIVE_POINTS) this.#livePoints.shift();
+    this.#replay.settle(sizes.oldGen, this.#budget, this.#markSpeed);
     this.#nextGc = nextGcEstimate({
       oldGenLive: sizes.oldGen,
       maxOldSize: this.#budget,
@@ -155,12 +175,28 @@ export class GcTracker {
     });
   }
 
+  /**
+   * Records a major GC the guard ran itself (heap-probe.ts), timed around the call: it counts
+   * as V8 counts it, its result is the live set now, and its duration times the marking speed
+   * (a full, atomic mark of everything alive). Its `gc` entry, when the observer delivers it,
+   * is not counted twice.
+   */
+  recordForced(gc: { end: number; duration: number; sizes: GenerationSizes | undefined }): void {
+    this.#forcedEnd = gc.end;
+    this.record({ end: gc.end, duration: gc.duration, major: true });
+    if (gc.sizes && gc.duration > 0) {
+      // Averaged as V8 averages its own GC speeds (halving the old value each time).
+      const speed = gc.sizes.oldGen / gc.duration;
+      this.#markSpeed = this.#markSpeed === undefined ? speed : (this.#markSpeed + speed) / 2;
+    }
+    this.recordMajor(gc.sizes, gc.end);
+    this.#lastForced = true;
+  }
+
   /** What the observer knows at `now`; cheap (walks the ring buffer back to the window start). */
   summary(now: number = this.#now()): GcSummary {
     const from = now - this.#windowMs;
-    const burstFrom = now - GC_BURST_MS;
     let recentMajors = 0;
-    let burstMajors = 0;
     let gcMs = 0;
     for (let i = 0, slot = this.#head; i < this.#count; i++) {
       slot = (slot - 1 + RING) % RING;
@@ -169,21 +205,25 @@ export class GcTracker {
       const duration = this.#durations[slot] ?? 0;
       // Only the part of the pause inside the window counts.
       gcMs += Math.min(duration, end - from);
-      if (this.#majors[slot] === 1) {
-        recentMajors++;
-        if (end > burstFrom) burstMajors++;
-      }
+      if (this.#majors[slot] === 1) recentMajors++;
     }
     const out: GcSummary = {
       majorCount: this.#majorCount,
       recentMajors,
       recentGcShare: this.#windowMs > 0 ? Math.min(1, gcMs / this.#windowMs) : 0,
       recentWindowMs: this.#windowMs,
-      burstMajors,
+      livePoints: this.#livePoints.slice(),
+      ineffectiveMajors: this.#replay.ineffective,
     };
     if (this.#lastMajorAt !== undefined) out.lastMajorAt = this.#lastMajorAt;
-    if (this.#oldGenLive !== undefined) out.oldGenLive = this.#oldGenLive;
+    if (this.#oldGenLive !== undefined) {
+      out.oldGenLive = this.#oldGenLive;
+      out.lastMajorForced = this.#lastForced;
+    }
+    if (this.#inUseAfter !== undefined) out.inUseAfterMajor = this.#inUseAfter;
     if (this.#nextGc !== undefined) out.nextGc = this.#nextGc;
+    if (this.#replay.utilization !== undefined) out.mutatorUtilization = this.#replay.utilization;
+    if (this.#markSpeed !== undefined) out.markSpeed = this.#markSpeed;
     return out;
   }
 }

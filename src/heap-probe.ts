@@ -1,7 +1,7 @@
 /**
  * When the guard looks at the heap through GCs: it observes V8's GCs only while the heap is
- * near its line, and, when the old generation reaches the line between two major GCs, runs one
- * of its own, rate-limited, so the decision is taken on what is alive.
+ * near its line, and, when the heap in use reaches the line but no major GC says the live set
+ * has, runs one of its own, rationed, so the decision is taken on what is alive.
  *
  * The GC tracker (gc.ts) counts and measures; this decides when it listens and when a GC is
  * worth forcing. The clock and the GC trigger are injected so tests drive both.
@@ -9,25 +9,52 @@
 import { majorGcTrigger, readSpaces, type GcTracker } from './gc';
 import type { GenerationSizes } from './heap';
 import type { GuardState, Reading } from './types';
+import type { ConfirmUrgency } from './heap-decision';
 
 /** The GC observer runs while the old generation is at or above this share of the heap line... */
 export const GC_OBSERVE_FROM = 0.5;
 /** ...and stops once it is back under this share (and the guard is not warning). */
 export const GC_OBSERVE_UNTIL = 0.4;
 
-/** Major GCs the guard runs itself: at most one a second... */
-export const FORCED_GC_GAP_MS = 1000;
-/** ...or one per this share of the budget of old-generation growth... */
-export const FORCED_GC_GROWTH = 0.02;
-/** ...but never two within this. */
+/**
+ * The guard's own major GCs are a pause for the app (a full GC marked 0.6-1.2 MB/ms here: ~100
+ * ms at 100 MB) and count in V8's mark-compact statistics, so they are rationed. An `urgent`
+ * one (the trajectory or the old generation says the line is reached) waits at least
+ * `FORCED_GC_MIN_GAP_MS` after the last, and `URGENT_GAP_FACTOR` times its duration: near the
+ * line the guard takes at most half of the time...
+ */
 export const FORCED_GC_MIN_GAP_MS = 50;
+export const URGENT_GAP_FACTOR = 1;
+/**
+ * ...but never more than this: on a machine so loaded that a GC takes seconds (a 100 MB heap
+ * took 1.8 s with the load at 6 per core), rationing by duration alone decided at 86%, not 75%.
+ */
+export const URGENT_GAP_MAX_MS = 1000;
+/**
+ * ...and a `check` (the heap in use past the line, the live set by all accounts below it) first
+ * waits `CHECK_GAP_MS` after any forced GC and `CHECK_GAP_FACTOR` times its duration (a tenth of
+ * the time). While the checks find the live set growing, that is all: two of them give the
+ * trend that times the urgent one. Each check that finds it well below the line (under
+ * `CHECK_RESET_SHARE` of it) and not growing doubles the wait, up to `CHECK_GAP_MAX_MS`: a
+ * healthy heap full of young garbage costs one GC in half a minute once looked at a few times.
+ */
+export const CHECK_GAP_MS = 1000;
+export const CHECK_GAP_FACTOR = 10;
+/** The duration-based part of a check's wait is capped like the urgent one's (`URGENT_GAP_MAX_MS`). */
+export const CHECK_COST_MAX_MS = 4000;
+export const CHECK_GAP_MAX_MS = 32_000;
+export const CHECK_RESET_SHARE = 0.9;
+/** Growth between two checks under this share of the budget is no growth. */
+export const CHECK_GROWTH_SHARE = 0.005;
 
 export interface HeapProbeOptions {
   /** The old-generation budget in bytes (`heap.ts`). */
   heapBudget: number;
-  gc: Pick<GcTracker, 'start' | 'stop' | 'observing' | 'forgetLive' | 'recordMajor'>;
-  /** Default `Date.now`. */
+  gc: Pick<GcTracker, 'start' | 'stop' | 'observing' | 'forgetLive' | 'recordForced'>;
+  /** Monotonic ms with sub-ms precision, `performance.now()` terms. Default `performance.now`. */
   now?: () => number;
+  /** `performance.timeOrigin`: turns `now()` into `Date.now()` terms. */
+  timeOrigin?: number;
   /** Makes the function that runs a major GC, asked once, on first need. Default `majorGcTrigger`. */
   gcTrigger?: () => (() => void) | undefined;
   /** The heap's generation sizes right after that GC. Default `readSpaces`. */
@@ -42,39 +69,60 @@ export interface HeapProbeOptions {
 export class HeapProbe {
   readonly #opts: HeapProbeOptions;
   readonly #now: () => number;
+  readonly #origin: number;
   #forceGc: (() => void) | null | undefined;
-  #lastForcedGc = -Infinity;
-  #oldGenAtForcedGc = 0;
+  #lastEnd = -Infinity;
+  #lastMs = 0;
+  #lastLive: number | undefined;
+  #checkGap = 0;
 
   constructor(options: HeapProbeOptions) {
     this.#opts = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
+    this.#origin = options.timeOrigin ?? (options.now ? 0 : performance.timeOrigin);
   }
 
   /**
-   * The heap crossed its line between two major GCs: run one now so the decision is taken on
-   * what is alive, not on garbage and not a whole GC cycle late. Once a second, or sooner when
-   * the old generation has grown by 2% of the budget since the last one (a leak that keeps
-   * going must not wait a second: at 60 MB/s in a 128 MiB heap that is 45% of it). Returns
-   * whether a GC ran; its result is recorded as a major GC of V8's own would be.
+   * The heap crossed its line in use but no major GC says the live set did: run one now, so the
+   * decision is taken on what is alive, not on garbage. Rationed as the constants above say.
+   * Returns whether a GC ran; its result is recorded as a major GC of V8's own would be, with
+   * its duration (the marking speed the policy's "no time" and emergency horizon use).
    */
-  confirm(reading: Reading): boolean {
-    const now = this.#now();
-    const since = now - this.#lastForcedGc;
-    const grown = reading.oldGenInUse - this.#oldGenAtForcedGc >= this.#opts.heapBudget * FORCED_GC_GROWTH;
-    if (since < FORCED_GC_MIN_GAP_MS || (since < FORCED_GC_GAP_MS && !grown)) return false;
+  confirm(reading: Reading, line: number, urgency: ConfirmUrgency = 'urgent'): boolean {
+    const start = this.#now();
+    const since = start - this.#lastEnd;
+    const gap = urgency === 'urgent'
+      ? Math.max(FORCED_GC_MIN_GAP_MS, Math.min(URGENT_GAP_MAX_MS, URGENT_GAP_FACTOR * this.#lastMs))
+      : Math.max(this.#checkGap, Math.min(CHECK_COST_MAX_MS, CHECK_GAP_FACTOR * this.#lastMs));
+    if (since < gap) return false;
     if (this.#forceGc === undefined) this.#forceGc = (this.#opts.gcTrigger ?? majorGcTrigger)() ?? null;
-    if (!this.#forceGc) return false;
-    this.#lastForcedGc = now;
+    if (!this.#forceGc) {
+      // No GC of our own: V8's next one decides, so watch for it.
+      this.#opts.gc.start();
+      return false;
+    }
     try {
       this.#forceGc();
     } catch {
       return false;
     }
+    const end = this.#now();
+    this.#lastEnd = end;
+    this.#lastMs = end - start;
     const sizes = (this.#opts.readSpaces ?? readSpaces)();
-    this.#oldGenAtForcedGc = sizes?.oldGen ?? reading.oldGenInUse;
-    this.#opts.gc.recordMajor(sizes);
+    this.#opts.gc.recordForced({ end: this.#origin + end, duration: end - start, sizes });
+    this.#backoff(urgency, sizes?.oldGen ?? reading.oldGenInUse, line);
     return true;
+  }
+
+  /** A check that found the live set well below the line and not growing waits twice as long next time. */
+  #backoff(urgency: ConfirmUrgency, live: number, line: number): void {
+    const before = this.#lastLive;
+    this.#lastLive = live;
+    const growing = before !== undefined && live - before >= this.#opts.heapBudget * CHECK_GROWTH_SHARE;
+    if (live >= line * CHECK_RESET_SHARE || growing) this.#checkGap = CHECK_GAP_MS;
+    else if (urgency === 'check') this.#checkGap = Math.min(CHECK_GAP_MAX_MS, Math.max(CHECK_GAP_MS, this.#checkGap * 2));
+    else this.#checkGap = Math.max(this.#checkGap, CHECK_GAP_MS);
   }
 
   /**

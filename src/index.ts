@@ -17,9 +17,11 @@ export { OomguardConfigError } from './config';
 export type { StartOptions, ConfigIssue } from './config';
 export type {
   Config,
+  Grounds,
   GcSummary,
   GuardState,
   HeapSampling,
+  LivePoint,
   Level,
   NativeMode,
   MetricsMode,

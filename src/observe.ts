@@ -11,14 +11,14 @@
  * passed, so a value hovering at the line, or a GC sawtooth across it, is one record a minute at
  * most, not one per reading.
  */
-import { evaluate, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
+import { evaluate, type Evaluation, type EvaluationContext, type PolicyConfig, type PolicyState } from './policy';
 import type { Reading, Signal } from './types';
 
 /** Least time between two observed shutdowns. */
 export const OBSERVE_REARM_MS = 60_000;
 
 /** The policy's evaluation, as the watcher calls it. */
-export type Evaluate = (reading: Reading, previous: PolicyState, config: PolicyConfig) => Evaluation;
+export type Evaluate = (reading: Reading, previous: PolicyState, config: PolicyConfig, context?: EvaluationContext) => Evaluation;
 
 export class ObserveGate {
   readonly #inner: Evaluate;
@@ -39,8 +39,8 @@ export class ObserveGate {
   }
 
   /** The policy's evaluation with every shutdown turned into an observation (or dropped, if too soon). */
-  readonly evaluate: Evaluate = (reading, previous, config) => {
-    const evaluation = this.#inner(reading, previous, config);
+  readonly evaluate: Evaluate = (reading, previous, config, context) => {
+    const evaluation = this.#inner(reading, previous, config, context);
     for (const d of evaluation.decisions) {
       if (d.action === 'recover' && d.signal === this.#pending) this.#pending = undefined;
     }

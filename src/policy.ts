@@ -12,6 +12,8 @@ import type {
   Signal,
   ThresholdSpec,
 } from './types';
+import { heapCall, heapEmergency, heapGrounds, v8Thrashing, type ConfirmUrgency, type HeapCall } from './heap-decision';
+import { V8_HIGH_HEAP_SHARE } from './heap-replay';
 
 /** The part of the configuration the policy needs. */
 export interface PolicyConfig {
@@ -21,61 +23,35 @@ export interface PolicyConfig {
   readonly rssWarn: ThresholdSpec;
 }
 
-/**
- * Tuning that is not part of the public contract. Defaults are explained where they are set
- * (`POLICY_DEFAULTS`).
- */
+/** Tuning that is not part of the public contract; defaults are explained where they are set. */
 export interface PolicyTuning {
   /** A warning clears only when the signal falls below `warn * (1 - hysteresis)`. */
   readonly hysteresis: number;
-  /** GC thrash: at least this many major GCs in the GC tracker's recent window... */
-  readonly thrashMinMajors: number;
-  /** ...with at least this share of wall time spent in GC... */
-  readonly thrashMinGcShare: number;
-  /** ...while the heap signal is at or above this share of the heap shutdown threshold. */
-  readonly thrashMinPressure: number;
   /**
-   * During a shutdown the app keeps allocating. Once a signal has gone this share of the way from
-   * its shutdown line to the real limit (the heap budget, the memory limit), the guard exits at
-   * once rather than let V8 abort or the kernel kill while hooks or a flush are still running.
+   * During a shutdown the app keeps allocating. Once the memory signal has gone this share of
+   * the way from its shutdown line to the memory limit, the guard exits at once rather than let
+   * the kernel kill while hooks or a flush are still running. (The heap has V8's own rules
+   * instead: heap-decision.ts.)
    */
   readonly emergencyFraction: number;
-  /**
-   * V8's own line: it counts a mark-compact as ineffective only while the old generation is at
-   * or above this share of its maximum (kHighHeapPercentage in v8/src/heap/heap.cc).
-   */
-  readonly v8HighHeapShare: number;
-  /** During a shutdown above V8's line, this many major GCs within 500 ms is V8's run-up to its abort. */
-  readonly burstMajors: number;
-  /**
-   * The guard runs a confirming major GC (and times its checks by the heap's growth) only once
-   * the last major GC left at least this share of the heap line alive: a healthy heap full of
-   * young garbage is not collected for it.
-   */
-  readonly confirmFrom: number;
 }
 
 export const POLICY_DEFAULTS: PolicyTuning = Object.freeze({
   // 5% of the warn line: a value hovering at the line (GC sawtooth, a cache at its cap) raises
   // one warning, not one per tick; a real drop re-arms it.
   hysteresis: 0.05,
-  // V8 gives up ("Ineffective mark-compacts near heap limit") after four mark-compacts in a row
-  // that leave the mutator under 40% of the time (GC share over 60%) with the old generation at
-  // 80% or more of its maximum (v8/src/heap/heap.cc, CheckIneffectiveMarkCompact). We act on the
-  // third such GC, at a lower share and a lower fill, so the guard is never the one that is late.
-  thrashMinMajors: 3,
-  thrashMinGcShare: 0.5,
-  thrashMinPressure: 0.85,
-  // Halfway from the line to the wall: with the defaults 90% of the heap budget (V8 aborted at
-  // 92-99.8% in every measured run) and 95% of the memory limit.
+  // Halfway from the line to the wall: with the defaults 95% of the memory limit.
   emergencyFraction: 0.5,
-  v8HighHeapShare: 0.8,
-  // Measured (Node 20/24, 128-512 MiB, an app draining after the guard fired at 80-86%): V8
-  // finalised incremental marking every 7-9 ms and aborted on the 4th ineffective mark-compact
-  // in a row, ~100 ms after the first. Two in 500 ms is the earliest sure sign.
-  burstMajors: 2,
-  confirmFrom: 0.85,
 });
+
+/** What the watcher knows besides the reading. */
+export interface EvaluationContext {
+  /**
+   * False until the app's main module has been evaluated (main-module.ts): a shutdown then
+   * waits, so the app's hooks are registered first, unless V8's trajectory leaves no time.
+   */
+  readonly mainReady?: boolean;
+}
 
 /** What the policy remembers between readings. Immutable: each evaluation returns a new one. */
 export interface PolicyState {
@@ -84,6 +60,11 @@ export interface PolicyState {
   readonly warned: Readonly<Record<Signal, boolean>>;
   /** Set once an emergency exit has been decided during a shutdown. */
   readonly emergency?: boolean;
+  /**
+   * During a shutdown: when the last major GC the decision knew of ended. The live set's growth
+   * since then is what an emergency is judged on.
+   */
+  readonly shutdownFrom?: number;
 }
 
 export const INITIAL_POLICY_STATE: PolicyState = Object.freeze({
@@ -99,11 +80,13 @@ export interface Evaluation {
   /** Highest `signal / shutdown threshold`; 0 when no shutdown threshold applies. */
   readonly pressure: number;
   /**
-   * The heap in use (young objects too) has reached the heap shutdown line while the heap signal
-   * has not, and the last major GC is too old to say whether it is garbage: a fresh major GC
-   * would decide (the watcher asks `HeapProbe.confirm` for one).
+   * The heap in use has reached the heap shutdown line but no major GC says the live set has: a
+   * fresh one would decide (the watcher asks `HeapProbe.confirm` for one), `urgent` when the
+   * trajectory or the old generation itself says the line is reached. False otherwise.
    */
-  readonly confirmHeap: boolean;
+  readonly confirmHeap: ConfirmUrgency | false;
+  /** A shutdown was due but waits for the app's main module (`EvaluationContext.mainReady`). */
+  readonly held: boolean;
 }
 
 /** A threshold in bytes for this reading, or undefined when it is off or cannot apply. */
@@ -148,11 +131,12 @@ const SIGNALS: readonly Signal[] = ['heap', 'rss'];
 /**
  * Decide on one reading.
  *
- * - Shutdown fires exactly once, ever: once the state is `shutdown`, nothing else is decided.
- * - Heap or RSS at or above its shutdown line: shutdown, preceded on the same reading by the
- *   signal's warning when that line was never announced (a jump past both lines in one check).
- * - GC thrash: the heap near its line while major GCs come back to back and eat most of the
- *   time. This is the state V8 aborts in; a timer can be too slow to see the line crossed.
+ * - Shutdown fires exactly once, ever: once the state is `shutdown`, only an emergency remains.
+ * - Heap: on what a major GC left alive at or past the line; past the line in use only, a
+ *   confirming GC is asked for (`confirmHeap`), unless V8's trajectory leaves no time
+ *   (heap-decision.ts). V8 counting ineffective mark-compacts is `gc-thrash`.
+ * - RSS at or above its shutdown line: shutdown.
+ * - Before the main module is evaluated, a shutdown waits (`held`) unless there is no time.
  * - Warn fires on the crossing, once; it clears (a `recover` decision) only after the signal
  *   drops below the line by the hysteresis margin.
  */
@@ -160,44 +144,65 @@ export function evaluate(
   reading: Reading,
   previous: PolicyState,
   config: PolicyConfig,
+  context: EvaluationContext = {},
   tuning: PolicyTuning = POLICY_DEFAULTS,
 ): Evaluation {
   const thresholds = resolveThresholds(reading, config);
   const pressure = pressureOf(reading, thresholds);
   if (previous.state === 'shutdown') {
-    const emergency = previous.emergency ? undefined : emergencyDecision(reading, thresholds, tuning);
+    const emergency = previous.emergency ? undefined : emergencyDecision(reading, thresholds, previous, tuning);
     return emergency
-      ? { state: { ...previous, emergency: true }, decisions: [emergency], thresholds, pressure, confirmHeap: false }
-      : { state: previous, decisions: [], thresholds, pressure, confirmHeap: false };
+      ? { state: { ...previous, emergency: true }, decisions: [emergency], thresholds, pressure, confirmHeap: false, held: false }
+      : { state: previous, decisions: [], thresholds, pressure, confirmHeap: false, held: false };
   }
 
-  const shutdown = shutdownDecision(reading, thresholds, tuning);
-  if (shutdown) {
-    // Operators alert on warnings: a leak that jumps both lines between two checks is still
-    // announced first, on the same reading, so no shutdown ever comes without its warning.
-    const warn = thresholds[shutdown.signal].warn;
-    const unannounced = !previous.warned[shutdown.signal] && warn !== undefined && shutdown.value >= warn;
-    const decisions: Decision[] = unannounced
-      ? [{ action: 'warn', signal: shutdown.signal, value: shutdown.value, threshold: warn, reason: `${shutdown.signal}-warn` }, shutdown]
-      : [shutdown];
-    const warned = unannounced ? { ...previous.warned, [shutdown.signal]: true } : previous.warned;
-    return { state: { state: 'shutdown', warned }, decisions, thresholds, pressure, confirmHeap: false };
-  }
   const line = thresholds.heap.shutdown;
-  // Everything on the heap counts here, young objects too: a leak of small objects reaches the
-  // old generation in steps of a whole semi-space at each scavenge (16 MiB and more), which a
-  // poll cannot split; the major GC sorts out what is alive.
-  const confirmHeap =
-    line !== undefined && reading.heapInUse >= line && reading.heapSignal < line && nearLine(reading, line, tuning);
+  const heap = line === undefined ? undefined : heapCall(reading, line);
+  const shutdown = shutdownDecision(reading, thresholds, heap);
+  if (shutdown && (context.mainReady !== false || cannotWait(reading, shutdown, line))) {
+    const state: PolicyState = { state: 'shutdown', warned: previous.warned, shutdownFrom: reading.gc.lastMajorAt ?? reading.time };
+    return { state, decisions: [shutdown], thresholds, pressure, confirmHeap: false, held: false };
+  }
+  const confirmHeap = !shutdown && heap?.kind === 'confirm' ? heap.urgency : false;
 
+  const { decisions, warned } = warnings(reading, thresholds, previous.warned, tuning);
+  const state: GuardState = warned.heap || warned.rss ? 'warn' : 'ok';
+  const next: PolicyState =
+    state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss
+      ? previous
+      : { state, warned };
+  return { state: next, decisions, thresholds, pressure, confirmHeap, held: shutdown !== undefined };
+}
+
+/**
+ * Whether a shutdown due before the main module is evaluated must go now anyway: it rests on the
+ * heap in use because V8's trajectory left no time for a major GC, or V8 would abort before long
+ * (the emergency rules, heap-decision.ts).
+ */
+function cannotWait(reading: Reading, shutdown: Decision, line: number | undefined): boolean {
+  if (shutdown.grounds?.basis === 'in-use') return true;
+  return line !== undefined && heapEmergency(reading, line, -Infinity) !== undefined;
+}
+
+/**
+ * Warn crossings and recoveries, per signal. A heap warning, like a heap shutdown, is raised only
+ * on what a major GC left alive: before one has been seen the heap in use is mostly garbage.
+ */
+function warnings(
+  reading: Reading,
+  thresholds: ResolvedThresholds,
+  previous: PolicyState['warned'],
+  tuning: PolicyTuning,
+): { decisions: Decision[]; warned: Record<Signal, boolean> } {
   const decisions: Decision[] = [];
-  const warned = { ...previous.warned };
+  const warned = { ...previous };
   for (const signal of SIGNALS) {
     const value = signalValue(reading, signal);
     const warn = thresholds[signal].warn;
     if (value === undefined) continue;
     if (!warned[signal]) {
-      if (warn !== undefined && value >= warn) {
+      const known = signal !== 'heap' || reading.gc.oldGenLive !== undefined;
+      if (known && warn !== undefined && value >= warn) {
         warned[signal] = true;
         decisions.push({ action: 'warn', signal, value, threshold: warn, reason: `${signal}-warn` });
       }
@@ -207,54 +212,40 @@ export function evaluate(
       decisions.push({ action: 'recover', signal, value, threshold: warn ?? 0, reason: `${signal}-recovered` });
     }
   }
-  const state: GuardState = warned.heap || warned.rss ? 'warn' : 'ok';
-  const next: PolicyState =
-    state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss
-      ? previous
-      : { state, warned };
-  return { state: next, decisions, thresholds, pressure, confirmHeap };
+  return { decisions, warned };
 }
 
-function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, tuning: PolicyTuning): Decision | undefined {
-  for (const signal of SIGNALS) {
-    const value = signalValue(reading, signal);
-    const line = thresholds[signal].shutdown;
-    if (value !== undefined && line !== undefined && value >= line) {
-      return { action: 'shutdown', signal, value, threshold: line, reason: `${signal}-threshold` };
-    }
-  }
+function shutdownDecision(reading: Reading, thresholds: ResolvedThresholds, heap: HeapCall | undefined): Decision | undefined {
   const line = thresholds.heap.shutdown;
-  const gc = reading.gc;
-  if (line !== undefined && reading.heapSignal >= line * tuning.thrashMinPressure && gcThrashing(gc, tuning)) {
-    return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash' };
+  if (heap?.kind === 'decide' && line !== undefined) {
+    return { action: 'shutdown', signal: 'heap', value: heap.value, threshold: line, reason: 'heap-threshold', grounds: heap.grounds };
+  }
+  const rss = reading.memorySignal;
+  const rssLine = thresholds.rss.shutdown;
+  if (rss !== undefined && rssLine !== undefined && rss >= rssLine) {
+    return { action: 'shutdown', signal: 'rss', value: rss, threshold: rssLine, reason: 'rss-threshold', grounds: { basis: 'memory' } };
+  }
+  // V8 counting ineffective mark-compacts before the line is reached (a line above V8's 80%).
+  if (line !== undefined && v8Thrashing(reading)) {
+    return { action: 'shutdown', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash', grounds: heapGrounds(reading, line, 'gc-thrash') };
   }
   return undefined;
 }
 
-/** During a shutdown: is memory still rising toward the real limit (or V8 thrashing)? */
-function emergencyDecision(reading: Reading, thresholds: ResolvedThresholds, tuning: PolicyTuning): Decision | undefined {
-  const walls: Record<Signal, number | undefined> = { heap: reading.heapBudget, rss: reading.memoryLimit };
-  for (const signal of SIGNALS) {
-    const value = signalValue(reading, signal);
-    const wall = walls[signal];
-    if (value === undefined || wall === undefined || !(wall > 0)) continue;
-    const line = thresholds[signal].shutdown;
-    // A signal with its threshold off (or a size above the wall) still has a last line before the wall.
-    const from = line !== undefined && line < wall ? line : wall * 0.9;
-    const emergency = from + (wall - from) * tuning.emergencyFraction;
-    if (value >= emergency) return { action: 'emergency', signal, value, threshold: Math.floor(emergency), reason: `${signal}-emergency` };
-  }
-  const line = thresholds.heap.shutdown;
-  const gc = reading.gc;
-  const v8Line = reading.heapBudget * tuning.v8HighHeapShare;
-  // Above V8's line with mark-compacts back to back, V8 is counting towards its abort.
-  if (reading.heapSignal >= v8Line && gc.burstMajors >= tuning.burstMajors) {
-    return { action: 'emergency', signal: 'heap', value: reading.heapSignal, threshold: Math.floor(v8Line), reason: 'gc-thrash-emergency' };
-  }
-  if (line !== undefined && reading.heapSignal >= line && gcThrashing(gc, tuning)) {
-    return { action: 'emergency', signal: 'heap', value: reading.heapSignal, threshold: line, reason: 'gc-thrash-emergency' };
-  }
-  return undefined;
+/** During a shutdown: V8 about to abort (heap-decision.ts), or memory still rising toward the limit. */
+function emergencyDecision(reading: Reading, thresholds: ResolvedThresholds, state: PolicyState, tuning: PolicyTuning): Decision | undefined {
+  const line = thresholds.heap.shutdown ?? reading.heapBudget * V8_HIGH_HEAP_SHARE;
+  const heap = heapEmergency(reading, line, state.shutdownFrom ?? -Infinity);
+  if (heap) return { action: 'emergency', signal: 'heap', ...heap };
+  const value = reading.memorySignal;
+  const wall = reading.memoryLimit;
+  if (value === undefined || wall === undefined || !(wall > 0)) return undefined;
+  const rssLine = thresholds.rss.shutdown;
+  // A threshold that is off (or a size above the wall) still has a last line before the wall.
+  const from = rssLine !== undefined && rssLine < wall ? rssLine : wall * 0.9;
+  const emergency = from + (wall - from) * tuning.emergencyFraction;
+  if (value < emergency) return undefined;
+  return { action: 'emergency', signal: 'rss', value, threshold: Math.floor(emergency), reason: 'rss-emergency', grounds: { basis: 'memory' } };
 }
 
 /** Highest `signal / shutdown threshold` over the signals that have one (the `oomguard.pressure` gauge). */
@@ -266,20 +257,4 @@ export function pressureOf(reading: Reading, thresholds: ResolvedThresholds): nu
     if (value !== undefined && line !== undefined && line > 0) max = Math.max(max, value / line);
   }
   return max;
-}
-
-/**
- * Whether the heap is near enough to its line for the guard to spend GC time confirming a
- * crossing: no major GC yet, the last one left at least `confirmFrom` of the line alive, or the
- * old generation alone is past the line.
- */
-export function nearLine(reading: Reading, line: number, tuning: PolicyTuning = POLICY_DEFAULTS): boolean {
-  const live = reading.gc.oldGenLive;
-  // The old generation itself past the line: promoted bytes, V8's own major GC is near anyway.
-  return live === undefined || live >= line * tuning.confirmFrom || reading.oldGenInUse >= line;
-}
-
-/** Major GCs coming often and eating most of the time: the state V8 gives up in. */
-function gcThrashing(gc: Reading['gc'], tuning: PolicyTuning): boolean {
-  return gc.recentMajors >= tuning.thrashMinMajors && gc.recentGcShare >= tuning.thrashMinGcShare;
 }

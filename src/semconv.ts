@@ -64,6 +64,13 @@ export const ATTR_GC_RECENT_MAJORS = 'oomguard.gc.recent_majors';
 export const ATTR_GC_RECENT_SHARE = 'oomguard.gc.recent_share';
 /** `true` on a shutdown record of shadow mode: the guard would have shut down and did not. */
 export const ATTR_OBSERVED = 'oomguard.observed';
+/**
+ * `oomguard.grounds.<field>`: what a shutdown or emergency rested on (`Grounds` in types.ts),
+ * each field in snake case: `oomguard.grounds.basis`, `oomguard.grounds.live_after_major`, ...
+ */
+export function attrGrounds(field: string): string {
+  return `oomguard.grounds.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
 /** `oomguard.threshold.<signal>.<level>`: every resolved threshold, in bytes. */
 export function attrThreshold(signal: 'heap' | 'rss', level: 'warn' | 'shutdown'): string {
   return `oomguard.threshold.${signal}.${level}`;

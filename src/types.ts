@@ -17,6 +17,12 @@ export type GuardState = 'ok' | 'warn' | 'shutdown';
 /** Where a detected limit came from; `oomguard doctor` prints it. */
 export type LimitSource = 'cgroup-v2' | 'cgroup-v1' | 'constrained-memory' | 'none';
 
+/** The old generation left alive by one major GC, and when that GC ended (`Date.now()` terms). */
+export interface LivePoint {
+  time: number;
+  live: number;
+}
+
 /** What the GC observer knows, summarised at sampling time. */
 export interface GcSummary {
   /** Major (mark-compact) GCs seen since the guard started. */
@@ -28,20 +34,31 @@ export interface GcSummary {
    * that garbage collection could not free. Undefined until the first major GC.
    */
   oldGenLive?: number;
+  /** Whether that last major GC was one the guard ran itself to confirm a crossing. */
+  lastMajorForced?: boolean;
+  /** The whole heap in use right after the last major GC (old generation and young objects). */
+  inUseAfterMajor?: number;
+  /** The last few major GCs' results, oldest first: how fast the live set grows (heap-trend.ts). */
+  livePoints: readonly LivePoint[];
   /** Estimated old-generation size at which V8 starts the next major GC, in old-gen bytes. */
   nextGc?: number;
   /** Major GCs that ended within the recent window (see `recentWindowMs`). */
   recentMajors: number;
-  /** Share of wall time spent in GC (any kind) within the recent window, 0..1. */
+  /** Share of wall time spent in GC pauses (any kind) within the recent window, 0..1. */
   recentGcShare: number;
   /** Width of the recent window in milliseconds. */
   recentWindowMs: number;
   /**
-   * Major GCs that ended within the last `GC_BURST_MS` (500 ms). Near its limit V8 can run
-   * mark-compacts back to back (incremental marking finalised every few ms); it aborts after four
-   * such ineffective ones in a row, so a burst is the sign to act now, not at the next poll.
+   * Mark-compacts in a row that V8 itself counts as ineffective, replayed from what the observer
+   * sees (gc.ts, `V8Replay`): each left the old generation at 80% or more of the budget while
+   * V8's averaged mutator utilisation was under 0.4. V8 aborts at the fourth
+   * (`Heap::CheckIneffectiveMarkCompact`, v8/src/heap/heap.cc).
    */
-  burstMajors: number;
+  ineffectiveMajors: number;
+  /** V8's averaged mark-compact mutator utilisation as replayed (0..1); undefined before two major GCs. */
+  mutatorUtilization?: number;
+  /** Bytes a major GC marks per millisecond, timed on the guard's own GCs; undefined until one ran. */
+  markSpeed?: number;
 }
 
 /**
@@ -67,7 +84,8 @@ export interface Reading {
   /**
    * What the heap thresholds are compared with: old-generation bytes in use, judged in the light
    * of the last major GC, so garbage alone never reaches a threshold:
-   * `min(oldGenInUse, gc.oldGenLive)` once a major GC has run, else `oldGenInUse`.
+   * `min(oldGenInUse, gc.oldGenLive)` once a major GC has run, else `oldGenInUse` (which the
+   * policy then acts on only after a confirming major GC; heap-decision.ts).
    */
   heapSignal: number;
   /** Estimated heap size (`used_heap_size` terms) at which V8 runs the next major GC. */
@@ -110,12 +128,42 @@ export type EmergencyReason = `${Signal}-emergency` | 'gc-thrash-emergency';
 /** Every `reason` a decision or event can carry: the documented values, nothing else. */
 export type Reason = WarnReason | RecoverReason | ShutdownReason | EmergencyReason;
 
+/**
+ * What a decision rested on, so a user who doubts a shutdown can see it (docs/heap-model.md):
+ * - `live`: a major GC's result at or past the line (V8's own GC, or one the guard ran to confirm);
+ * - `in-use`: the heap in use, unconfirmed, because V8's trajectory left no time for a major GC;
+ * - `gc-thrash`: V8's own mark-compacts no longer free memory near its limit;
+ * - `growth`: during a shutdown, the live set still growing into the budget;
+ * - `memory`: RSS or the cgroup working set (no GC involved).
+ */
+export interface Grounds {
+  basis: 'live' | 'in-use' | 'gc-thrash' | 'growth' | 'memory';
+  /** Who ran the major GC the heap figure comes from: `v8`, the `guard` (a confirming GC), or `none`. */
+  confirmedBy?: 'v8' | 'guard' | 'none';
+  /** `Date.now()` when that major GC ended. */
+  lastMajorAt?: number;
+  /** Old-generation bytes alive after it. */
+  liveAfterMajor?: number;
+  /** Growth of the live set over the last major GCs, in bytes per second. */
+  liveGrowthPerSec?: number;
+  /** At that growth, milliseconds until the live set reaches the shutdown line, and the budget. */
+  timeToLineMs?: number;
+  timeToBudgetMs?: number;
+  /** How long a major GC of this heap takes, in milliseconds (the measure of "no time"). */
+  majorGcMs?: number;
+  /** Mark-compacts in a row V8 counts as ineffective, and its averaged mutator utilisation. */
+  ineffectiveMajors?: number;
+  mutatorUtilization?: number;
+}
+
 interface Crossing<A extends string, R extends Reason> {
   action: A;
   signal: Signal;
   value: number;
   threshold: number;
   reason: R;
+  /** Set on shutdowns and emergencies. */
+  grounds?: Grounds;
 }
 
 /** What the policy tells the watcher to do after one reading. */
@@ -165,6 +213,8 @@ export interface PressureEvent {
    * the JSON line; absent on other events.
    */
   evidence?: ShutdownEvidence;
+  /** What a shutdown decision rested on (reason, readings, GC grounds); absent on warn and ok. */
+  grounds?: Readonly<Grounds>;
 }
 
 /** A threshold as configured: a byte size, a percent of a budget or limit, or off. */

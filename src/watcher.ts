@@ -10,6 +10,8 @@
  */
 import type { Decision, Reading } from './types';
 import { evaluate, INITIAL_POLICY_STATE, type Evaluation, type PolicyConfig, type PolicyState } from './policy';
+import type { Evaluate } from './observe';
+import type { ConfirmUrgency } from './heap-decision';
 import { MIN_CHECK_GAP_MS, nextCheckIn, recentReadings } from './cadence';
 
 /** A pending timer of the watcher's clock. */
@@ -58,24 +60,29 @@ export interface WatcherOptions {
   /** Errors in sampling or listeners end up here instead of in the app. */
   onError?: (err: unknown) => void;
   /**
-   * Asked when the heap reaches its line before a major GC has said how much of it is alive
+   * Asked when the heap in use reaches its line but no major GC says the live set has
    * (`Evaluation.confirmHeap`): run one now (returns false when it did not), and the check is
    * taken again on fresh numbers.
    */
-  confirmHeap?: (reading: Reading) => boolean;
+  confirmHeap?: (reading: Reading, line: number, urgency: ConfirmUrgency) => boolean;
+  /**
+   * Whether the app's main module has been evaluated (main-module.ts); until then a shutdown
+   * waits, unless V8's trajectory leaves no time. Default: always.
+   */
+  mainReady?: () => boolean;
   /** Default `systemClock`. */
   clock?: Clock;
   /** The policy's `evaluate`, or a wrapper of it (shadow mode, observe.ts). */
-  evaluate?: typeof evaluate;
+  evaluate?: Evaluate;
 }
 
 /** What a check was triggered by; kept for the record and the benchmarks. */
-export type Trigger = 'start' | 'timer' | 'gc';
+export type Trigger = 'start' | 'timer' | 'gc' | 'main';
 
 export class Watcher {
   readonly #opts: WatcherOptions;
   readonly #clock: Clock;
-  readonly #evaluate: typeof evaluate;
+  readonly #evaluate: Evaluate;
   #state: PolicyState = INITIAL_POLICY_STATE;
   #timer: ClockTimeout | undefined;
   #timerMs = 0;
@@ -94,10 +101,11 @@ export class Watcher {
   }
 
   /**
-   * A first reading right away (so `status()` has one from the start), the first decision on the
-   * next turn of the event loop, then every poll. The decision waits that one turn because under
-   * a preload `start()` runs before the app's main module: a process that starts above the line
-   * must not wait a poll interval, but it must get the chance to register its shutdown hooks.
+   * A first reading right away (so `status()` has one from the start), the first check on the
+   * next turn of the event loop, then every poll. Under a preload `start()` runs before the app's
+   * main module: a process that starts above the line must not wait a poll interval, but it must
+   * get the chance to register its shutdown hooks, so a shutdown waits for `mainReady` (the
+   * agent checks again with trigger `main` the moment it turns true).
    */
   start(): void {
     if (this.#running) return;
@@ -144,17 +152,19 @@ export class Watcher {
   check(trigger: Trigger): boolean {
     if (!this.#running) return false;
     const now = this.#clock.now();
-    if (trigger !== 'start' && now - this.#lastCheck < MIN_CHECK_GAP_MS) return false;
+    if (trigger !== 'start' && trigger !== 'main' && now - this.#lastCheck < MIN_CHECK_GAP_MS) return false;
     this.#lastCheck = now;
     this.#checks++;
     let reading: Reading;
     let evaluation: Evaluation;
     try {
+      const context = { mainReady: this.#opts.mainReady?.() ?? true };
       reading = this.#opts.sample();
-      evaluation = this.#evaluate(reading, this.#state, this.#opts.config);
-      if (evaluation.confirmHeap && this.#opts.confirmHeap?.(reading)) {
+      evaluation = this.#evaluate(reading, this.#state, this.#opts.config, context);
+      const line = evaluation.thresholds.heap.shutdown;
+      if (evaluation.confirmHeap && line !== undefined && this.#opts.confirmHeap?.(reading, line, evaluation.confirmHeap)) {
         reading = this.#opts.sample();
-        evaluation = this.#evaluate(reading, this.#state, this.#opts.config);
+        evaluation = this.#evaluate(reading, this.#state, this.#opts.config, context);
       }
     } catch (err) {
       this.#opts.onError?.(err);
@@ -168,7 +178,7 @@ export class Watcher {
     for (const decision of evaluation.decisions) this.#guard(() => this.#opts.onDecision(decision, reading, evaluation));
     if (evaluation.state.emergency) {
       this.stop();
-    } else if (this.#timer && (before !== evaluation.state.state || trigger === 'gc')) {
+    } else if (this.#timer && (before !== evaluation.state.state || trigger === 'gc' || evaluation.held)) {
       // Switch cadence now rather than at the next tick (a GC-driven check also refreshes the
       // growth rate, which may call for an earlier look).
       this.#reschedule();
@@ -219,6 +229,7 @@ export class Watcher {
       pollIntervalMs: this.#opts.config.pollIntervalMs,
       readings: this.#history,
       thresholds: this.#latest?.evaluation.thresholds,
+      held: this.#latest?.evaluation.held ?? false,
     });
   }
 

@@ -48,6 +48,9 @@ function eventAttributes(event: PressureEvent): Attributes {
   for (const [key, value] of numbers) {
     if (reportable(value)) attributes[key] = value;
   }
+  for (const [field, value] of Object.entries(event.grounds ?? {})) {
+    if (typeof value === 'string' || reportable(value)) attributes[sc.attrGrounds(field)] = value;
+  }
   return { ...attributes, ...evidenceAttributes(event.evidence) };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  liveCrossingIn,
   MIN_CHECK_GAP_MS,
   nextCheckIn,
   RATE_MAX_READINGS,
@@ -13,8 +14,11 @@ import type { Reading, ResolvedThresholds } from '../../src/types';
 
 const MiB = 1024 * 1024;
 
-/** A reading at `time` ms; sizes in MiB. `live`: what the last major GC left alive. */
-function r(time: number, old: number, more: { heap?: number; mem?: number; live?: number } = {}): Reading {
+/**
+ * A reading at `time` ms; sizes in MiB. `live`: what the last major GC left alive; `points`: the
+ * major GCs' results as [time, live MiB], the last one being `live`.
+ */
+function r(time: number, old: number, more: { heap?: number; mem?: number; live?: number; points?: [number, number][] } = {}): Reading {
   const reading: Reading = {
     time,
     heapInUse: (more.heap ?? old) * MiB,
@@ -24,9 +28,20 @@ function r(time: number, old: number, more: { heap?: number; mem?: number; live?
     heapBudget: 128 * MiB,
     oldGenInUse: old * MiB,
     heapSignal: old * MiB,
-    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
+    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
   };
   if (more.live !== undefined) reading.gc = { ...reading.gc, majorCount: 1, oldGenLive: more.live * MiB };
+  if (more.points) {
+    const [lastAt, live] = more.points[more.points.length - 1]!;
+    reading.gc = {
+      ...reading.gc,
+      majorCount: more.points.length,
+      oldGenLive: live * MiB,
+      lastMajorAt: lastAt,
+      inUseAfterMajor: live * MiB,
+      livePoints: more.points.map(([t, l]) => ({ time: t, live: l * MiB })),
+    };
+  }
   if (more.mem !== undefined) reading.memorySignal = more.mem * MiB;
   return reading;
 }
@@ -54,11 +69,29 @@ const cases: (Partial<CadenceInput> & { what: string; want: number })[] = [
   // RSS: 100 MiB per second from 300 MiB, 100 MiB to its line: 1 s, a quarter of it.
   { what: 'memory growing toward the RSS line', readings: [r(0, 10, { mem: 200 }), r(1000, 10, { mem: 300 })], pollIntervalMs: 5000, want: 250 },
   { what: 'the nearer of two lines wins', readings: [r(0, 40, { mem: 200 }), r(100, 50, { mem: 300 })], want: 25 },
+  // Major GCs say the live set grows 10 MiB/s (70 -> 80 MiB in 1 s); now, 200 ms after the last
+  // one, the heap in use grew 2 MiB: 82 MiB projected, 18 MiB from the line, 1.8 s.
+  { what: 'the live set trajectory: a check when it reaches the line, not a quarter before', pollIntervalMs: 5000, readings: [r(1200, 82, { heap: 82, points: [[0, 70], [1000, 80]] })], want: 1800 },
+  { what: 'a shutdown waiting for the main module: the shutdown cadence', held: true, readings: [r(0, 10)], want: SHUTDOWN_POLL_MS },
 ];
 
 describe('nextCheckIn', () => {
   it.each(cases)('$what', ({ want, ...input }) => {
     expect(nextCheckIn({ state: 'ok', pollIntervalMs: 1000, readings: [], thresholds: lines, ...input })).toBe(want);
+  });
+});
+
+describe('liveCrossingIn', () => {
+  it('is the time for the projected live set to reach the line at the trend of the last major GCs', () => {
+    expect(liveCrossingIn([r(1000, 80, { points: [[0, 70], [1000, 80]] })], lines)).toBeCloseTo(2000, 6);
+  });
+  it('is never projected further than the heap in use grew since the last major GC', () => {
+    // 1 s after the last GC at 10 MiB/s would be 90 MiB, but the heap in use grew only 1 MiB.
+    expect(liveCrossingIn([r(2000, 81, { heap: 81, points: [[0, 70], [1000, 80]] })], lines)).toBeCloseTo(1900, 6);
+  });
+  it('is undefined without a growing trend', () => {
+    expect(liveCrossingIn([r(1000, 80, { points: [[1000, 80]] })], lines)).toBeUndefined();
+    expect(liveCrossingIn([r(1000, 80, { points: [[0, 80], [1000, 80]] })], lines)).toBeUndefined();
   });
 });
 

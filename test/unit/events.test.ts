@@ -17,10 +17,10 @@ const reading: Reading = {
   heapSignal: 85 * MiB,
   rss: 120 * MiB,
   memorySignal: 120 * MiB,
-  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.1, recentWindowMs: 10_000, burstMajors: 0 },
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.1, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
 };
 const thresholds = { heap: { warn: 70 * MiB, shutdown: 80 * MiB }, rss: {} };
-const evaluation: Evaluation = { state: INITIAL_POLICY_STATE, decisions: [], thresholds, pressure: 1.0625, confirmHeap: false };
+const evaluation: Evaluation = { state: INITIAL_POLICY_STATE, decisions: [], thresholds, pressure: 1.0625, confirmHeap: false, held: false };
 const shutdownDecision: Decision = { action: 'shutdown', signal: 'heap', value: 85 * MiB, threshold: 80 * MiB, reason: 'heap-threshold' };
 
 function setup(telemetry?: Promise<TelemetryHandle | undefined>, action: EventsDeps['config']['action'] = 'auto') {
@@ -82,13 +82,38 @@ describe('Events: what a decision becomes', () => {
     expect(runs).toEqual([]);
   });
 
+  it('the grounds of a shutdown reaches the JSON line, the listeners and the telemetry event', () => {
+    const { events, lines, listeners, runs } = setup();
+    const heard: PressureEvent[] = [];
+    listeners.add((e) => heard.push(e));
+    const grounds = { basis: 'live', confirmedBy: 'guard', lastMajorAt: 1000, liveAfterMajor: 85 * MiB, majorGcMs: 80, ineffectiveMajors: 0 } as const;
+    events.onDecision({ ...shutdownDecision, grounds }, reading, evaluation);
+    expect(JSON.parse(lines[0]!).grounds).toEqual(grounds);
+    expect(heard[0]?.grounds).toEqual(grounds);
+    expect(runs[0]?.event.grounds).toEqual(grounds);
+    // a warning carries none
+    const again = setup();
+    again.events.onDecision({ action: 'warn', signal: 'heap', value: 75 * MiB, threshold: 70 * MiB, reason: 'heap-warn' }, reading, evaluation);
+    expect(JSON.parse(again.lines[0]!)).not.toHaveProperty('grounds');
+  });
+
   it('an emergency cuts the running shutdown short and says why', () => {
     const { events, aborts, lines } = setup();
     events.onDecision({ action: 'emergency', signal: 'rss', value: 190 * MiB, threshold: 180 * MiB, reason: 'rss-emergency' }, reading, evaluation);
-    events.onDecision({ action: 'emergency', signal: 'heap', value: 95 * MiB, threshold: 80 * MiB, reason: 'gc-thrash-emergency' }, reading, evaluation);
+    events.onDecision(
+      { action: 'emergency', signal: 'heap', value: 95 * MiB, threshold: 80 * MiB, reason: 'gc-thrash-emergency', grounds: { basis: 'gc-thrash', ineffectiveMajors: 2, mutatorUtilization: 0.12 } },
+      reading,
+      evaluation,
+    );
+    events.onDecision(
+      { action: 'emergency', signal: 'heap', value: 110 * MiB, threshold: 128 * MiB, reason: 'heap-emergency', grounds: { basis: 'growth', liveGrowthPerSec: 60 * MiB, timeToBudgetMs: 180.4 } },
+      reading,
+      evaluation,
+    );
     expect(aborts).toEqual([
       'memory is still rising during the shutdown (rss 190MiB >= 180MiB)',
-      'memory is still rising during the shutdown (V8 is thrashing in GC near its limit)',
+      'memory is still rising during the shutdown (V8 is about to give up on its heap: 2 ineffective mark-compacts in a row, mutator utilisation 0.12)',
+      'memory is still rising during the shutdown (live heap 110MiB growing 60MiB/s, 180 ms from the budget)',
     ]);
     expect(lines).toEqual([]);
   });
@@ -186,7 +211,7 @@ describe("Events: V8's near-heap-limit callback (the native part)", () => {
     const { events, aborts } = setup();
     events.onDecision(shutdownDecision, reading, evaluation);
     events.onDecision(heapEmergency, reading, evaluation);
-    expect(aborts).toEqual(['memory is still rising during the shutdown (heap 95MiB >= 90MiB)']);
+    expect(aborts).toEqual(['memory is still rising during the shutdown (live heap 95MiB)']);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GcTracker } from '../../src/gc';
+import { V8Replay } from '../../src/heap-replay';
+import type { GenerationSizes } from '../../src/heap';
 
 const MiB = 1024 * 1024;
 
@@ -9,7 +11,7 @@ function tracker(windowMs = 1000): GcTracker {
 
 describe('GcTracker summary', () => {
   it('is empty before any GC', () => {
-    expect(tracker().summary(5000)).toEqual({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 1000, burstMajors: 0 });
+    expect(tracker().summary(5000)).toEqual({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 1000, livePoints: [], ineffectiveMajors: 0 });
   });
 
   it.each([
@@ -51,5 +53,89 @@ describe('GcTracker after a major GC', () => {
     t.recordMajor(undefined);
     expect(t.summary(0).oldGenLive).toBe(10 * MiB);
     expect(t.summary(0).nextGc).toBe(19 * MiB); // max(13, 18) + 1
+  });
+});
+
+const sizes = (oldGenMiB: number, youngMiB = 0): GenerationSizes => ({ oldGen: oldGenMiB * MiB, young: youngMiB * MiB, youngLarge: 0, newSpaceCapacity: MiB });
+
+describe('GcTracker: the live set after each major GC', () => {
+  it('keeps the last 8 results, oldest first, and the heap in use right after the last', () => {
+    const t = tracker();
+    for (let i = 1; i <= 10; i++) {
+      t.record({ end: i * 100, duration: 5, major: true });
+      t.recordMajor(sizes(i, 2), i * 100);
+    }
+    const s = t.summary(1000);
+    expect(s.livePoints.map((p) => p.time)).toEqual([300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(s.livePoints.at(-1)?.live).toBe(10 * MiB);
+    expect(s.inUseAfterMajor).toBe(12 * MiB);
+    expect(s.lastMajorForced).toBe(false);
+  });
+
+  it('a GC the guard ran is recorded once, as forced, and times the marking speed (averaged as V8 does)', () => {
+    const t = tracker();
+    t.recordForced({ end: 1000, duration: 100, sizes: sizes(100) });
+    expect(t.summary(1000)).toMatchObject({ majorCount: 1, lastMajorAt: 1000, oldGenLive: 100 * MiB, lastMajorForced: true, markSpeed: MiB });
+    t.recordForced({ end: 2000, duration: 50, sizes: sizes(100) });
+    expect(t.summary(2000).markSpeed).toBe(1.5 * MiB); // (1 + 2) / 2 MiB per ms
+  });
+
+  it('forgets the live set, its trend and the replayed count after a pause in observing', () => {
+    const t = tracker();
+    t.recordForced({ end: 1000, duration: 100, sizes: sizes(120) });
+    t.forgetLive();
+    const s = t.summary(1000);
+    expect(s.oldGenLive).toBeUndefined();
+    expect(s.livePoints).toEqual([]);
+    expect(s.inUseAfterMajor).toBeUndefined();
+    expect(s.ineffectiveMajors).toBe(0);
+  });
+});
+
+describe('V8Replay: V8 ineffective mark-compact count (Heap::CheckIneffectiveMarkCompact)', () => {
+  const BUDGET = 100 * MiB;
+  /** Feed mark-compacts as [end ms, pause ms, old generation MiB after]; returns the count after each. */
+  function replay(mcs: [number, number, number][], markSpeed?: number): number[] {
+    const r = new V8Replay();
+    return mcs.map(([end, duration, old]) => {
+      r.pending({ end, duration, major: true });
+      r.settle(old * MiB, BUDGET, markSpeed);
+      return r.ineffective;
+    });
+  }
+
+  it('back to back above 80%: one more each time (the fourth is V8 abort)', () => {
+    expect(replay([[0, 50, 85], [60, 50, 86], [120, 50, 87], [180, 50, 88], [240, 50, 89]])).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('far apart above 80% (a calm drain, a slow leak): never counted', () => {
+    expect(replay([[0, 50, 85], [3000, 50, 86], [6000, 50, 87], [9000, 50, 88]])).toEqual([0, 0, 0, 0]);
+  });
+
+  it('back to back below 80%: V8 is doing its job, not counted', () => {
+    expect(replay([[0, 50, 70], [60, 50, 75], [120, 50, 79]])).toEqual([0, 0, 0]);
+  });
+
+  it('a mark-compact that frees the old generation under 80% resets the count; the averages stay low', () => {
+    expect(replay([[0, 50, 85], [60, 50, 86], [120, 50, 87], [130, 5, 60], [190, 50, 85]])).toEqual([0, 1, 2, 0, 1]);
+  });
+
+  it('averages as V8 does: one long gap keeps the utilisation up for a while', () => {
+    // 2 s of mutator, then 50 ms mark-compacts every 60 ms: the averaged mutator time halves
+    // towards 10 ms each time, and the utilisation passes under 0.4 at the eighth.
+    const mcs: [number, number, number][] = [[0, 50, 85]];
+    for (let end = 2000; end <= 2480; end += 60) mcs.push([end, 50, 85]);
+    expect(replay(mcs)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+  });
+
+  it('counts incremental marking it cannot see: the duration is at least a full mark at the measured speed', () => {
+    // 10 ms pauses 100 ms apart look effective, but marking 90 MiB at 1 MiB/ms takes 90 ms.
+    expect(replay([[0, 10, 90], [100, 10, 90], [200, 10, 90]])).toEqual([0, 0, 0]);
+    expect(replay([[0, 10, 90], [100, 10, 90], [200, 10, 90]], MiB)).toEqual([0, 1, 2]);
+  });
+
+  it('but never more than ten pauses: a GC timed on a starved CPU does not make every later one look ineffective', () => {
+    // Marking speed measured at 0.02 MiB/ms (4.5 s for 90 MiB); 20 ms pauses 600 ms apart.
+    expect(replay([[0, 20, 90], [600, 20, 90], [1200, 20, 90], [1800, 20, 90]], 0.02 * MiB)).toEqual([0, 0, 0, 0]);
   });
 });

@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { FORCED_GC_GAP_MS, FORCED_GC_MIN_GAP_MS, HeapProbe } from '../../src/heap-probe';
+import {
+  CHECK_GAP_MAX_MS,
+  CHECK_GAP_MS,
+  FORCED_GC_MIN_GAP_MS,
+  HeapProbe,
+  URGENT_GAP_MAX_MS,
+} from '../../src/heap-probe';
 import type { GenerationSizes } from '../../src/heap';
 import type { GuardState, Reading } from '../../src/types';
 
 const MiB = 1024 * 1024;
 const BUDGET = 100 * MiB;
+const LINE = 75 * MiB;
 
 const reading = (oldGenInUse: number): Reading => ({
   time: 0,
@@ -15,14 +22,17 @@ const reading = (oldGenInUse: number): Reading => ({
   heapBudget: BUDGET,
   oldGenInUse,
   heapSignal: oldGenInUse,
-  gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
+  gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
 });
 
-function probe(opts: { trigger?: (() => void) | undefined; after?: number; majorsReported?: boolean } = {}) {
+/** A probe on a fake clock whose GC takes `gcMs` and leaves `live()` MiB alive. */
+function probe(opts: { trigger?: (() => void) | undefined; gcMs?: number; majorsReported?: boolean } = {}) {
+  const clock = { now: 10_000 };
+  let live = 60;
   const gc = {
     observing: false,
     calls: [] as string[],
-    majors: [] as (GenerationSizes | undefined)[],
+    forced: [] as { end: number; duration: number; sizes: GenerationSizes | undefined }[],
     start() {
       gc.observing = true;
       gc.calls.push('start');
@@ -32,71 +42,96 @@ function probe(opts: { trigger?: (() => void) | undefined; after?: number; major
       gc.calls.push('stop');
     },
     forgetLive: () => gc.calls.push('forget'),
-    recordMajor: (sizes: GenerationSizes | undefined) => gc.majors.push(sizes),
+    recordForced: (f: { end: number; duration: number; sizes: GenerationSizes | undefined }) => gc.forced.push(f),
   };
-  const clock = { now: 10_000 };
   let triggers = 0;
-  let forced = 0;
-  const trigger = 'trigger' in opts ? opts.trigger : () => void forced++;
-  const after = opts.after ?? 80 * MiB;
+  const trigger = 'trigger' in opts ? opts.trigger : () => void (clock.now += opts.gcMs ?? 10);
   const p = new HeapProbe({
     heapBudget: BUDGET,
     gc,
     now: () => clock.now,
     gcTrigger: () => (triggers++, trigger),
-    readSpaces: () => ({ oldGen: after, young: 0, youngLarge: 0, newSpaceCapacity: MiB }),
+    readSpaces: () => ({ oldGen: live * MiB, young: 0, youngLarge: 0, newSpaceCapacity: MiB }),
     majorsReported: () => opts.majorsReported ?? false,
   });
-  return { p, gc, clock, forcedGcs: () => forced, triggersMade: () => triggers };
+  /** Advance `ms` and ask for a GC; returns whether one ran. */
+  const ask = (ms: number, urgency: 'urgent' | 'check', liveAfter = live): boolean => {
+    clock.now += ms;
+    live = liveAfter;
+    return p.confirm(reading(90 * MiB), LINE, urgency);
+  };
+  return { p, gc, clock, ask, triggersMade: () => triggers };
 }
 
-describe('HeapProbe.confirm: a major GC of its own, rate-limited', () => {
-  // Each step: ms since the last forced GC, old generation in use now (MiB), whether a GC runs.
-  // The last forced GC left 80 MiB; 2% of the 100 MiB budget is 2 MiB of growth.
+describe('HeapProbe.confirm: a major GC of its own, rationed', () => {
+  it('records the GC it ran as forced, with its duration, timed on its own clock', () => {
+    const { gc, ask } = probe({ gcMs: 40 });
+    expect(ask(0, 'urgent', 72)).toBe(true);
+    expect(gc.forced).toEqual([{ end: 10_040, duration: 40, sizes: { oldGen: 72 * MiB, young: 0, youngLarge: 0, newSpaceCapacity: MiB } }]);
+  });
+
   it.each([
-    { what: 'not within the minimum gap, however much the heap grew', since: FORCED_GC_MIN_GAP_MS - 1, old: 99, runs: false },
-    { what: 'not within a second when the old generation has not grown 2% of the budget', since: 500, old: 81.9, runs: false },
-    { what: 'within a second when it has grown 2% of the budget', since: 500, old: 82, runs: true },
-    { what: 'once a second whatever the growth', since: FORCED_GC_GAP_MS, old: 80, runs: true },
-  ])('$what', ({ since, old, runs }) => {
-    const { p, gc, clock, forcedGcs } = probe();
-    expect(p.confirm(reading(90 * MiB))).toBe(true);
-    clock.now += since;
-    expect(p.confirm(reading(old * MiB))).toBe(runs);
-    expect(forcedGcs()).toBe(runs ? 2 : 1);
-    expect(gc.majors).toHaveLength(runs ? 2 : 1);
+    { what: 'urgent: not within the minimum gap', gcMs: 10, wait: FORCED_GC_MIN_GAP_MS - 1, runs: false },
+    { what: 'urgent: after the minimum gap', gcMs: 10, wait: FORCED_GC_MIN_GAP_MS, runs: true },
+    { what: 'urgent: not within one GC duration of the last (half the time at most)', gcMs: 300, wait: 299, runs: false },
+    { what: 'urgent: after one GC duration', gcMs: 300, wait: 300, runs: true },
+    { what: 'urgent: a GC of seconds (a loaded machine) still allows one a second', gcMs: 5000, wait: URGENT_GAP_MAX_MS, runs: true },
+  ])('$what', ({ gcMs, wait, runs }) => {
+    const { ask } = probe({ gcMs });
+    expect(ask(0, 'urgent', 70)).toBe(true);
+    expect(ask(wait, 'urgent', 71)).toBe(runs);
   });
 
-  it('records what the GC left as a major GC, and measures growth from it', () => {
-    const { p, gc, clock } = probe({ after: 60 * MiB });
-    expect(p.confirm(reading(90 * MiB))).toBe(true);
-    expect(gc.majors[0]?.oldGen).toBe(60 * MiB);
-    clock.now += 100;
-    expect(p.confirm(reading(62 * MiB))).toBe(true); // 2 MiB above the 60 MiB left alive
+  it('check: the first at once, then a second after a GC that found the live set growing', () => {
+    const { ask } = probe();
+    expect(ask(0, 'check', 60)).toBe(true);
+    expect(ask(CHECK_GAP_MS - 1, 'check', 62)).toBe(false);
+    expect(ask(1, 'check', 62)).toBe(true);
+    expect(ask(CHECK_GAP_MS, 'check', 64)).toBe(true); // still growing: no back-off
   });
 
-  it('asks for the GC function once, and without one never runs a GC', () => {
-    const { p, clock, triggersMade, gc } = probe({ trigger: undefined });
-    expect(p.confirm(reading(90 * MiB))).toBe(false);
-    clock.now += 5 * FORCED_GC_GAP_MS;
-    expect(p.confirm(reading(90 * MiB))).toBe(false);
+  it('check: a heap well below the line and flat doubles the wait each time, up to the maximum', () => {
+    const { ask } = probe();
+    const waits: number[] = [];
+    expect(ask(0, 'check', 50)).toBe(true);
+    for (let i = 0; i < 8; i++) {
+      let waited = 0;
+      while (!ask(100, 'check', 50)) waited += 100;
+      waits.push(waited + 100);
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, CHECK_GAP_MAX_MS, CHECK_GAP_MAX_MS]);
+  });
+
+  it('check: a result near the line (90% of it) resets the back-off', () => {
+    const { ask } = probe();
+    expect(ask(0, 'check', 50)).toBe(true);
+    expect(ask(CHECK_GAP_MS, 'check', 50)).toBe(true);
+    expect(ask(CHECK_GAP_MS, 'check', 68)).toBe(false); // waits 2 s now
+    expect(ask(CHECK_GAP_MS, 'check', 68)).toBe(true);
+    expect(ask(CHECK_GAP_MS, 'check', 68)).toBe(true); // 68 MiB >= 90% of 75: back to 1 s
+  });
+
+  it('asks for the GC function once; without one it watches V8 GCs instead', () => {
+    const { ask, triggersMade, gc } = probe({ trigger: undefined });
+    expect(ask(0, 'urgent')).toBe(false);
+    expect(ask(5000, 'urgent')).toBe(false);
     expect(triggersMade()).toBe(1);
-    expect(gc.majors).toEqual([]);
+    expect(gc.forced).toEqual([]);
+    expect(gc.calls).toContain('start');
   });
 
   it('a GC function that throws is a GC that did not run', () => {
-    const { p, gc } = probe({
+    const { ask, gc } = probe({
       trigger: () => {
         throw new Error('no gc here');
       },
     });
-    expect(p.confirm(reading(90 * MiB))).toBe(false);
-    expect(gc.majors).toEqual([]);
+    expect(ask(0, 'urgent')).toBe(false);
+    expect(gc.forced).toEqual([]);
   });
 });
 
 describe('HeapProbe.follow: GCs observed only near the line', () => {
-  const LINE = 80 * MiB;
   // share of the line -> what happens, starting from not observing / observing
   it.each([
     { what: 'starts at half the line', observing: false, share: 0.5, state: 'ok', calls: ['start'] },
@@ -107,7 +142,7 @@ describe('HeapProbe.follow: GCs observed only near the line', () => {
   ] as { what: string; observing: boolean; share: number; state: GuardState; calls: string[] }[])('$what', ({ observing, share, state, calls }) => {
     const { p, gc } = probe();
     gc.observing = observing;
-    p.follow(reading(share * LINE), LINE, state);
+    p.follow(reading(share * 80 * MiB), 80 * MiB, state);
     expect(gc.calls).toEqual(calls);
   });
 

@@ -23,7 +23,7 @@ function reading(time: number, heapMiB: number): Reading {
     heapBudget: 100 * MiB,
     oldGenInUse: bytes,
     heapSignal: bytes,
-    gc: { majorCount: 1, oldGenLive: bytes, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
+    gc: { majorCount: 1, oldGenLive: bytes, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, ineffectiveMajors: 0, livePoints: [] },
   };
 }
 

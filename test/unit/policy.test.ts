@@ -7,7 +7,7 @@ import {
   type PolicyConfig,
   type PolicyState,
 } from '../../src/policy';
-import type { Reading, ThresholdSpec } from '../../src/types';
+import type { GcSummary, Reading, ThresholdSpec } from '../../src/types';
 
 const MiB = 1024 * 1024;
 const pct = (percent: number): ThresholdSpec => ({ kind: 'percent', percent });
@@ -28,18 +28,18 @@ function reading(over: Partial<Reading> = {}): Reading {
     heapSignal: 10 * MiB,
     rss: 50 * MiB,
     memorySignal: 50 * MiB,
-    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 5000, burstMajors: 0 },
+    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 5000, livePoints: [], ineffectiveMajors: 0 },
     ...over,
   };
 }
 
 /** Feed a sequence of readings through the policy, as the watcher does. */
-function run(readings: Reading[], config = DEFAULTS): { states: PolicyState[]; actions: string[] } {
+function run(readings: Reading[], config = DEFAULTS, mainReady = true): { states: PolicyState[]; actions: string[] } {
   let state = INITIAL_POLICY_STATE;
   const states: PolicyState[] = [];
   const actions: string[] = [];
   for (const r of readings) {
-    const e = evaluate(r, state, config);
+    const e = evaluate(r, state, config, { mainReady });
     state = e.state;
     states.push(state);
     for (const d of e.decisions) actions.push(`${d.action}:${d.signal}:${d.reason}`);
@@ -62,8 +62,26 @@ describe('resolveThresholds', () => {
 
 describe('evaluate', () => {
   const budget = 128 * MiB;
-  const heapAt = (fraction: number, over: Partial<Reading> = {}): Reading =>
-    reading({ heapSignal: Math.ceil(budget * fraction), oldGenInUse: Math.ceil(budget * fraction), ...over });
+  /** The heap right after a major GC that left `fraction` of the budget alive (V8's own GC). */
+  const heapAt = (fraction: number, over: Partial<Reading> = {}): Reading => {
+    const live = Math.ceil(budget * fraction);
+    return reading({ time: 10_000, heapInUse: live, heapSignal: live, oldGenInUse: live, ...over, gc: { ...gcAfter(live, 10_000), ...over.gc } });
+  };
+  /** What the tracker says right after a major GC at `time` that left `live` bytes. */
+  const gcAfter = (live: number, time: number, points: [number, number][] = [[time, live]]): GcSummary => ({
+    majorCount: points.length,
+    recentMajors: points.length,
+    recentGcShare: 0.01,
+    recentWindowMs: 10_000,
+    lastMajorAt: time,
+    oldGenLive: live,
+    lastMajorForced: false,
+    inUseAfterMajor: live,
+    livePoints: points.map(([t, l]) => ({ time: t, live: l })),
+    ineffectiveMajors: 0,
+    markSpeed: MiB, // 1 MiB/ms: a major GC of 100 MiB takes 100 ms
+  });
+  const actionsOf = (r: Reading, mainReady = true, config = DEFAULTS) => evaluate(r, INITIAL_POLICY_STATE, config, { mainReady });
 
   it('stays ok and decides nothing below the warn line', () => {
     expect(run([heapAt(0.1), heapAt(0.5), heapAt(0.69)]).actions).toEqual([]);
@@ -86,72 +104,165 @@ describe('evaluate', () => {
     expect(states.map((s) => s.state)).toEqual(['warn', 'ok', 'warn']);
   });
 
-  it('shuts down at the heap line, exactly once, whatever follows', () => {
+  it('shuts down when a major GC left the line alive, exactly once, whatever follows', () => {
     const { actions, states } = run([heapAt(0.5), heapAt(0.8), heapAt(0.9), heapAt(0.1), heapAt(0.95)]);
     expect(actions.filter((a) => a.startsWith('shutdown'))).toEqual(['shutdown:heap:heap-threshold']);
     expect(states.map((s) => s.state)).toEqual(['ok', 'shutdown', 'shutdown', 'shutdown', 'shutdown']);
   });
 
-  it('announces a jump past both lines in one check: the warning comes first, on the same reading, and only once', () => {
-    const jump = run([heapAt(0.5), heapAt(0.9)]);
-    expect(jump.actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-    expect(jump.states.map((s) => s.warned.heap)).toEqual([false, true]);
-    // Already warned on an earlier check: the shutdown alone.
-    expect(run([heapAt(0.75), heapAt(0.9)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-    expect(evaluate(heapAt(0.9), run([heapAt(0.75)]).states[0]!, DEFAULTS).decisions.map((d) => d.action)).toEqual(['shutdown']);
-    // No warn line (off): nothing to announce.
-    expect(run([heapAt(0.9)], { ...DEFAULTS, heapWarn: off }).actions).toEqual(['shutdown:heap:heap-threshold']);
+  it('says what the shutdown rested on: the live set after whose major GC, and when', () => {
+    const byV8 = actionsOf(heapAt(0.81)).decisions[0];
+    expect(byV8?.grounds).toMatchObject({ basis: 'live', confirmedBy: 'v8', lastMajorAt: 10_000, liveAfterMajor: Math.ceil(budget * 0.81) });
+    const forced = heapAt(0.81);
+    forced.gc = { ...forced.gc, lastMajorForced: true };
+    expect(actionsOf(forced).decisions[0]?.grounds?.confirmedBy).toBe('guard');
   });
 
-  it('during a shutdown, exits at once (emergency) only when memory keeps rising halfway to the wall, and only once', () => {
-    const { actions, states } = run([heapAt(0.81), heapAt(0.85), heapAt(0.89), heapAt(0.9), heapAt(0.95)]);
-    expect(actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:heap-emergency']);
-    expect(states.map((s) => Boolean(s.emergency))).toEqual([false, false, false, true, true]);
+  describe('a heap past the line in use only', () => {
+    it('before any major GC (a warm-up full of garbage): no shutdown, no warning, an urgent confirming GC', () => {
+      const r = reading({ heapInUse: budget * 0.85, oldGenInUse: budget * 0.82, heapSignal: budget * 0.82 });
+      const e = actionsOf(r);
+      expect(e.decisions).toEqual([]);
+      expect(e.confirmHeap).toBe('urgent');
+    });
+
+    it('with garbage after a major GC that left little alive: a confirming GC that can wait (check)', () => {
+      const r = heapAt(0.3, { heapInUse: budget * 0.95, oldGenInUse: budget * 0.6 });
+      const e = actionsOf(r);
+      expect(e.decisions).toEqual([]);
+      expect(e.confirmHeap).toBe('check');
+    });
+
+    it('with the old generation itself past the line (promoted): an urgent confirming GC', () => {
+      expect(actionsOf(heapAt(0.7, { heapInUse: budget * 0.85, oldGenInUse: budget * 0.82 })).confirmHeap).toBe('urgent');
+    });
+
+    it('when the live set trajectory has reached the line: an urgent confirming GC', () => {
+      // 70% -> 78% of the budget over 2 s of major GCs; 600 ms later the trajectory is at 80.4%.
+      const points: [number, number][] = [[8000, budget * 0.7], [10_000, budget * 0.78]];
+      const r = reading({ time: 10_600, heapInUse: budget * 0.81, oldGenInUse: budget * 0.78, heapSignal: budget * 0.78, gc: { ...gcAfter(budget * 0.78, 10_000, points) } });
+      expect(actionsOf(r).confirmHeap).toBe('urgent');
+    });
+
+    it('nothing to confirm while the whole heap in use is under the line', () => {
+      expect(actionsOf(heapAt(0.5, { heapInUse: budget * 0.79 })).confirmHeap).toBe(false);
+    });
+  });
+
+  describe('no time: the live set would reach V8 line sooner than a major GC takes', () => {
+    // Line 75%. Major GCs 100 ms apart say the live set grows 12.8 MiB per 100 ms (128 MiB/s); the
+    // last one, 20 ms ago, left 74%: 76% now by the trajectory, 5.1 MiB (40 ms) from V8's 80%
+    // line, while a major GC of this ~100 MiB heap takes ~100 ms at 1 MiB/ms.
+    const at75: PolicyConfig = { ...DEFAULTS, heapThreshold: pct(75) };
+    const decide = (r: Reading) => actionsOf(r, true, at75);
+    const fast = (over: { since?: number; grown?: number } = {}): Reading => {
+      const at = 10_000;
+      const live = budget * 0.74;
+      const points: [number, number][] = [[at - 200, live - 25.6 * MiB], [at - 100, live - 12.8 * MiB], [at, live]];
+      const since = over.since ?? 20;
+      const grown = over.grown ?? (since / 100) * 12.8 * MiB;
+      return reading({ time: at + since, heapInUse: live + grown, oldGenInUse: live + grown, heapSignal: live, gc: gcAfter(live, at, points) });
+    };
+
+    it('acts on the projected live set, unconfirmed, and says so', () => {
+      const d = decide(fast()).decisions[0];
+      expect(d).toMatchObject({ action: 'shutdown', reason: 'heap-threshold', grounds: { basis: 'in-use', confirmedBy: 'none' } });
+      expect(d?.grounds?.majorGcMs).toBeGreaterThan(20);
+      expect(d?.grounds?.liveGrowthPerSec).toBe(Math.round(12.8 * MiB * 10));
+    });
+
+    it('not on a stale trajectory (its last major GC older than a GC takes): a confirming GC instead', () => {
+      const e = decide(fast({ since: 150, grown: 19.2 * MiB }));
+      expect(e.decisions.filter((d) => d.action === 'shutdown')).toEqual([]);
+      expect(e.confirmHeap).toBe('urgent');
+    });
+
+    it('not when the heap in use stopped growing (a warm-up that just finished): a confirming GC instead', () => {
+      const e = decide(fast({ grown: 0.5 * MiB }));
+      expect(e.decisions.filter((d) => d.action === 'shutdown')).toEqual([]);
+    });
+
+    it('not with a slow leak: the GC has time', () => {
+      const at = 10_000;
+      const live = budget * 0.75;
+      const points: [number, number][] = [[at - 2000, live - 12 * MiB], [at, live]];
+      const r = reading({ time: at + 20, heapInUse: live + MiB, oldGenInUse: live, heapSignal: budget * 0.74, gc: { ...gcAfter(budget * 0.74, at, points) } });
+      expect(decide(r).decisions.filter((d) => d.action === 'shutdown')).toEqual([]);
+    });
+  });
+
+  it('shuts down on V8 counting ineffective mark-compacts under a line set above V8 own', () => {
+    const config: PolicyConfig = { ...DEFAULTS, heapThreshold: pct(90) };
+    const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 2 } });
+    expect(run([r], config).actions).toEqual(['shutdown:heap:gc-thrash']);
+    const calm = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 1 } });
+    expect(run([calm], config).actions).toEqual(['warn:heap:heap-warn']);
+  });
+
+  describe('during a shutdown: an emergency only when V8 would abort before the hooks are done', () => {
+    /** Readings every 20 ms after a shutdown decided at 80% live; each `[t, live, inUse]` in % of the budget. */
+    const drain = (steps: [number, number, number][], points: [number, number][]): string[] => {
+      const at = 10_000;
+      const all: [number, number][] = [[at, budget * 0.8]];
+      const readings = [heapAt(0.8)];
+      for (const [t, live, inUse] of steps) {
+        const seen = [...all, ...points.filter(([pt]) => pt <= at + t).map(([pt, l]): [number, number] => [at + pt, (budget * l) / 100])];
+        const last = seen[seen.length - 1]!;
+        readings.push(reading({ time: at + t, heapInUse: (budget * inUse) / 100, oldGenInUse: (budget * inUse) / 100, heapSignal: (budget * live) / 100, gc: gcAfter(last[1], last[0], seen) }));
+      }
+      return run(readings).actions;
+    };
+
+    it('a calm drain (no growth, no major GC): none, however long', () => {
+      expect(drain([[20, 80, 80.1], [40, 80, 80.1], [1000, 80, 80.2], [3000, 80, 80.2]], [])).toEqual(['shutdown:heap:heap-threshold']);
+    });
+
+    it('one step up (telemetry loading) and then no growth: none', () => {
+      expect(drain([[60, 84, 84], [120, 84, 84.1], [200, 84, 84.1]], [[60, 84]])).toEqual(['shutdown:heap:heap-threshold']);
+    });
+
+    it('a leak that goes on into the budget: an emergency, once', () => {
+      // 80 -> 88 -> 94%: 6% of 128 MiB per 100 ms, and the heap in use keeps growing: ~6 MiB from the wall.
+      const steps: [number, number, number][] = [[100, 88, 88], [160, 88, 91.5], [200, 94, 94], [260, 94, 97], [280, 94, 98]];
+      expect(drain(steps, [[100, 88], [200, 94]])).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:heap-emergency']);
+    });
+
+    it('a slow leak far from the budget (6 MB/s, 25 MiB to go): none', () => {
+      const steps: [number, number, number][] = [[1000, 80.5, 80.9], [2000, 81, 81.4], [2100, 81, 81.5]];
+      expect(drain(steps, [[1000, 80.5], [2000, 81]])).toEqual(['shutdown:heap:heap-threshold']);
+    });
+
+    it('V8 counting ineffective mark-compacts: an emergency', () => {
+      const thrash = heapAt(0.82, { gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 2 } });
+      expect(run([heapAt(0.8), thrash]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+    });
   });
 
   it('an RSS emergency lies halfway from the RSS line to the memory limit', () => {
     const limit = 1000 * MiB;
     const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
-    expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['warn:rss:rss-warn', 'shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
+    expect(run([r(0.91), r(0.949), r(0.95)]).actions).toEqual(['shutdown:rss:rss-threshold', 'emergency:rss:rss-emergency']);
   });
 
-  it('GC thrash past the line during a shutdown is an emergency', () => {
-    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0 };
-    expect(run([heapAt(0.8), heapAt(0.82, { gc: thrash })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+  describe('before the main module is evaluated', () => {
+    it('a shutdown waits (held), the warning does not', () => {
+      const e = actionsOf(heapAt(0.85), false);
+      expect(e.decisions.map((d) => d.action)).toEqual(['warn']);
+      expect(e.held).toBe(true);
+      expect(e.state.state).toBe('warn');
+    });
+
+    it('a shutdown V8 trajectory says cannot wait does not', () => {
+      const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 2 } });
+      expect(actionsOf(r, false).decisions.map((d) => d.action)).toContain('shutdown');
+    });
   });
 
-  it('asks for a confirming major GC when the heap reaches the line between major GCs, once the last one left it near', () => {
-    const gc = (live: number) => ({ majorCount: 3, recentMajors: 1, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0, oldGenLive: budget * live });
-    const stale = reading({ heapInUse: budget * 0.81, oldGenInUse: budget * 0.72, heapSignal: budget * 0.72, gc: gc(0.72) });
-    const e = evaluate(stale, INITIAL_POLICY_STATE, DEFAULTS);
-    expect(e.confirmHeap).toBe(true);
-    expect(e.decisions.map((d) => d.action)).toEqual(['warn']);
-    // A healthy heap full of young garbage (the last major GC left 30%) is not collected for it.
-    const healthy = reading({ heapInUse: budget * 0.81, oldGenInUse: budget * 0.3, heapSignal: budget * 0.3, gc: gc(0.3) });
-    expect(evaluate(healthy, INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false);
-    expect(evaluate(heapAt(0.81), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false); // already decided: shutdown
-    expect(evaluate(heapAt(0.5), INITIAL_POLICY_STATE, DEFAULTS).confirmHeap).toBe(false);
-  });
-
-  it('during a shutdown above V8 80% line, two major GCs within 500 ms are an emergency', () => {
-    const burst = { majorCount: 9, recentMajors: 2, recentGcShare: 0.05, recentWindowMs: 10_000, burstMajors: 2 };
-    const calm = { ...burst, burstMajors: 1 };
-    expect(run([heapAt(0.81), heapAt(0.81, { gc: calm })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-    expect(run([heapAt(0.81), heapAt(0.81, { gc: burst })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
-    // below V8's line a burst is V8 doing its job: no emergency
-    expect(run([heapAt(0.8), heapAt(0.79, { gc: burst })]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-  });
-
-  it('judges the heap by its signal (what survives GC), not by used_heap_size with garbage', () => {
-    // 95% of the budget in use, but the last major GC left only 30% alive: garbage, not a leak.
-    const r = reading({ heapInUse: budget * 0.95, oldGenInUse: budget * 0.95, heapSignal: budget * 0.3 });
-    expect(run([r]).actions).toEqual([]);
-  });
-
-  it('shuts down on RSS at a percent of the memory limit', () => {
+  it('shuts down on RSS at a percent of the memory limit, and says it is memory, not the heap', () => {
     const limit = 512 * MiB;
     const r = (f: number) => reading({ memoryLimit: limit, memorySignal: limit * f, rss: limit * f });
     expect(run([r(0.5), r(0.81), r(0.9)]).actions).toEqual(['warn:rss:rss-warn', 'shutdown:rss:rss-threshold']);
+    expect(actionsOf(r(0.9)).decisions[0]?.grounds).toEqual({ basis: 'memory' });
   });
 
   it('ignores RSS percents when there is no memory limit', () => {
@@ -169,21 +280,6 @@ describe('evaluate', () => {
     const limit = 512 * MiB;
     const r = heapAt(0.75, { memoryLimit: limit, memorySignal: limit * 0.85 });
     expect(run([r]).actions).toEqual(['warn:heap:heap-warn', 'warn:rss:rss-warn']);
-  });
-
-  it('shuts down on GC thrash near the line before the line itself is reached', () => {
-    const thrash = { majorCount: 20, recentMajors: 4, recentGcShare: 0.7, recentWindowMs: 5000, burstMajors: 0, oldGenLive: budget * 0.72 };
-    const { actions } = run([heapAt(0.72, { gc: thrash })]);
-    expect(actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:gc-thrash']);
-  });
-
-  it.each([
-    ['too few major GCs', { recentMajors: 2, recentGcShare: 0.9 }, 0.75],
-    ['GC share too low', { recentMajors: 6, recentGcShare: 0.3 }, 0.75],
-    ['heap too far from the line', { recentMajors: 6, recentGcShare: 0.9 }, 0.5],
-  ])('does not call it GC thrash with %s', (_name, gc, fraction) => {
-    const r = heapAt(fraction, { gc: { majorCount: 10, recentWindowMs: 5000, burstMajors: 0, ...gc } });
-    expect(run([r]).actions.filter((a) => a.startsWith('shutdown'))).toEqual([]);
   });
 
   it('with every threshold off, never decides anything', () => {

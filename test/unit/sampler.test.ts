@@ -4,7 +4,7 @@ import type { GcSummary } from '../../src/types';
 
 const MiB = 1024 * 1024;
 const gc = (over: Partial<GcSummary> = {}) => ({
-  summary: (): GcSummary => ({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0, ...over }),
+  summary: (): GcSummary => ({ majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0, ...over }),
 });
 
 function cgroup(over: Partial<CgroupSource> & { limit?: number } = {}): CgroupSource & { limitReads: number } {

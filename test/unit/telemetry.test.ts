@@ -50,7 +50,7 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   rss: 60_000_009,
   memoryLimit: 500_000_010,
   memorySignal: 61_000_011,
-  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, burstMajors: 0 },
+  gc: { majorCount: 3, recentMajors: 1, recentGcShare: 0.02, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0 },
   ...over,
 });
 
@@ -293,6 +293,24 @@ describe('pressure events', () => {
     // Each event sits where its hook settled: wal 30 ms before the slow one.
     const t = (i: number) => shutdown!.events[i]!.time[0] * 1000 + shutdown!.events[i]!.time[1] / 1e6;
     expect(Math.round(t(2) - t(0))).toBe(30);
+  });
+
+  it('a shutdown carries its grounds as oomguard.grounds.* attributes on the span and the log record', async () => {
+    const spans = new InMemorySpanExporter();
+    const logs = new InMemoryLogRecordExporter();
+    const { handle } = await start(() => undefined, {}, { spanExporter: spans, logExporter: logs });
+    handle.recordEvent({ ...event('shutdown'), grounds: { basis: 'in-use', confirmedBy: 'none', liveAfterMajor: 7_900_000, liveGrowthPerSec: 120_000_000, majorGcMs: 95.5, timeToLineMs: 0 } });
+    await handle.flush(1000);
+    for (const attrs of [spans.getFinishedSpans()[0]!.attributes, logs.getFinishedLogRecords()[0]!.attributes]) {
+      expect(attrs).toMatchObject({
+        'oomguard.grounds.basis': 'in-use',
+        'oomguard.grounds.confirmed_by': 'none',
+        'oomguard.grounds.live_after_major': 7_900_000,
+        'oomguard.grounds.live_growth_per_sec': 120_000_000,
+        'oomguard.grounds.major_gc_ms': 95.5,
+        'oomguard.grounds.time_to_line_ms': 0,
+      });
+    }
   });
 
   it('recordEvent never throws, even after shutdown or with a malformed event', async () => {

@@ -10,7 +10,8 @@ const pct = (percent: number): ThresholdSpec => ({ kind: 'percent', percent });
 /** Heap warn at 70% of the budget, shutdown at 80%. */
 const config = { heapThreshold: pct(80), heapWarn: pct(70), rssThreshold: pct(90), rssWarn: pct(80), pollIntervalMs: 400 };
 
-function reading(time: number, heap: number): Reading {
+/** A reading as right after a major GC that left `heap` alive (so the heap decides on its own). */
+function reading(time: number, heap: number, gc: Partial<Reading['gc']> = {}): Reading {
   return {
     time,
     heapInUse: heap,
@@ -20,7 +21,7 @@ function reading(time: number, heap: number): Reading {
     heapBudget: BUDGET,
     oldGenInUse: heap,
     heapSignal: heap,
-    gc: { majorCount: 0, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, burstMajors: 0 },
+    gc: { majorCount: 1, recentMajors: 0, recentGcShare: 0, recentWindowMs: 10_000, livePoints: [], ineffectiveMajors: 0, oldGenLive: heap, ...gc },
   };
 }
 
@@ -28,7 +29,7 @@ let watcher: Watcher | undefined;
 afterEach(() => watcher?.stop());
 
 /** A watcher on a fake clock whose heap is `heap(now)` of the budget; records when each check sampled. */
-function watch(heap: (now: number) => number, over: Partial<WatcherOptions> = {}) {
+function watch(heap: (now: number) => number, over: Partial<WatcherOptions> = {}, gc: () => Partial<Reading['gc']> = () => ({})) {
   const clock = new FakeClock(0);
   const sampledAt: number[] = [];
   const decisions: Decision[] = [];
@@ -37,7 +38,7 @@ function watch(heap: (now: number) => number, over: Partial<WatcherOptions> = {}
     clock,
     sample: () => {
       sampledAt.push(clock.now());
-      return reading(clock.now(), Math.round(heap(clock.now()) * BUDGET));
+      return reading(clock.now(), Math.round(heap(clock.now()) * BUDGET), gc());
     },
     onDecision: (d) => decisions.push(d),
     ...over,
@@ -150,16 +151,57 @@ describe('Watcher', () => {
   });
 
   it('an emergency decision during a shutdown stops the watcher', () => {
-    let heap = 0.85;
-    const { w, clock, decisions } = watch(() => heap);
+    let ineffective = 0;
+    const { w, clock, decisions } = watch(() => 0.85, {}, () => ({ ineffectiveMajors: ineffective }));
     w.start();
     clock.advance(0);
-    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown']);
-    heap = 0.95; // past halfway from the 80% line to the budget
+    expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
+    ineffective = 2; // V8 counting ineffective mark-compacts
     clock.advance(SHUTDOWN_POLL_MS);
-    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown', 'emergency']);
+    expect(decisions.map((d) => d.action)).toEqual(['shutdown', 'emergency']);
     expect(w.running).toBe(false);
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('Watcher: a confirming GC and the main module', () => {
+  it('asks for a confirming GC with the line and its urgency, then decides on a fresh reading', () => {
+    // The heap in use is past the 80% line but no major GC has said what is alive yet.
+    let live: number | undefined;
+    const asked: [number, string][] = [];
+    const { w, clock, decisions, sampledAt } = watch(() => 0.85, {
+      confirmHeap: (_r, line, urgency) => {
+        asked.push([line, urgency]);
+        live = 0.82 * BUDGET;
+        return true;
+      },
+    }, () => ({ oldGenLive: live, majorCount: live === undefined ? 0 : 1 }));
+    w.start();
+    clock.advance(0);
+    expect(asked).toEqual([[Math.floor(0.8 * BUDGET), 'urgent']]);
+    expect(sampledAt).toHaveLength(3); // the prime, the check, the fresh reading after the GC
+    expect(decisions.map((d) => [d.action, d.grounds?.confirmedBy])).toEqual([['shutdown', 'v8']]);
+  });
+
+  it('holds a shutdown until the main module is evaluated, looking at the shutdown cadence meanwhile', () => {
+    let ready = false;
+    const { w, clock, decisions, sampledAt } = watch(() => 0.85, { mainReady: () => ready });
+    w.start();
+    clock.advance(0);
+    expect(decisions.map((d) => d.action)).toEqual(['warn']);
+    expect(w.latest?.evaluation.held).toBe(true);
+    clock.advance(2 * SHUTDOWN_POLL_MS);
+    expect(gaps(sampledAt, 1)).toEqual([SHUTDOWN_POLL_MS, SHUTDOWN_POLL_MS]);
+    ready = true;
+    expect(w.check('main')).toBe(true); // at once, whatever the floor
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown']);
+  });
+
+  it('does not hold a shutdown that V8 trajectory says cannot wait', () => {
+    const { w, clock, decisions } = watch(() => 0.85, { mainReady: () => false }, () => ({ ineffectiveMajors: 2 }));
+    w.start();
+    clock.advance(0);
+    expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
   });
 });
 
