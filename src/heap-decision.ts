@@ -44,8 +44,8 @@ export type HeapCall =
 const NONE: HeapCall = Object.freeze({ kind: 'none' });
 
 /**
- * The heap shutdown rule. A crossing is decided only on what a major GC left alive (V8's own or
- * the guard's confirming one); while the heap in use is past the line but no major GC says the
+ * The heap shutdown rule. A crossing is decided only on what a major GC left alive (V8's own,
+ * read in time, or the guard's confirming one); while the heap in use is past the line but no major GC says the
  * live set is, the guard asks for one (`urgent` when the trajectory or the old generation itself
  * says the line is reached, `check` otherwise). Only when V8's trajectory leaves no time for a
  * major GC (`noTime`) is the heap in use acted on unconfirmed.
@@ -53,6 +53,8 @@ const NONE: HeapCall = Object.freeze({ kind: 'none' });
 export function heapCall(reading: Readonly<Reading>, line: number): HeapCall {
   const gc = reading.gc;
   if (gc.oldGenLive !== undefined && reading.heapSignal >= line) {
+    // Read too late to be the GC's result: an upper bound, confirmed by a GC of our own first.
+    if (gc.liveExact === false) return { kind: 'confirm', urgency: 'urgent' };
     return { kind: 'decide', value: reading.heapSignal, grounds: heapGrounds(reading, line, 'live') };
   }
   // Nothing alive can be past the line while the whole heap in use is not.

@@ -80,6 +80,15 @@ describe('GcTracker: the live set after each major GC', () => {
     expect(t.summary(2000).markSpeed).toBe(1.5 * MiB); // (1 + 2) / 2 MiB per ms
   });
 
+  it('a result read too late to be the GC one is an upper bound: flagged, and no point of the trend', () => {
+    const t = tracker();
+    t.recordMajor(sizes(50), 100);
+    t.recordMajor(sizes(90), 200, false);
+    const s = t.summary(200);
+    expect(s).toMatchObject({ oldGenLive: 90 * MiB, liveExact: false });
+    expect(s.livePoints.map((p) => p.time)).toEqual([100]);
+  });
+
   it('forgets the live set, its trend and the replayed count after a pause in observing', () => {
     const t = tracker();
     t.recordForced({ end: 1000, duration: 100, sizes: sizes(120) });

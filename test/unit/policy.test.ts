@@ -118,6 +118,14 @@ describe('evaluate', () => {
     expect(actionsOf(forced).decisions[0]?.grounds?.confirmedBy).toBe('guard');
   });
 
+  it('a major GC result read too late to be exact (an upper bound) asks for a confirming GC instead', () => {
+    const r = heapAt(0.81);
+    r.gc = { ...r.gc, liveExact: false };
+    const e = actionsOf(r);
+    expect(e.decisions.filter((d) => d.action === 'shutdown')).toEqual([]);
+    expect(e.confirmHeap).toBe('urgent');
+  });
+
   describe('a heap past the line in use only', () => {
     it('before any major GC (a warm-up full of garbage): no shutdown, no warning, an urgent confirming GC', () => {
       const r = reading({ heapInUse: budget * 0.85, oldGenInUse: budget * 0.82, heapSignal: budget * 0.82 });
