@@ -9,11 +9,15 @@ import { V8_HIGH_HEAP_SHARE } from './heap-replay';
 import { liveGrowth, majorGcMs, projectedLive, timeTo } from './heap-trend';
 
 /**
- * V8 aborts at its fourth ineffective mark-compact in a row; the guard acts at the second. Near
- * the limit the next ones can come within 10-100 ms (measured: 7-9 ms apart when V8 finalises
- * incremental marking on every allocation), and the observer reports them asynchronously.
+ * V8 aborts at its fourth ineffective mark-compact in a row. The guard acts at the third, or at
+ * the second while the app still allocates (the heap in use growing since it, over at least
+ * `GROWTH_MIN_SPAN_MS`): near the limit the next ones can come within 10-100 ms (measured: 7-9 ms
+ * apart when V8 finalises incremental marking on every allocation) and the observer reports them
+ * asynchronously, but a burst that has ended (the telemetry SDK loading during a drain at 80%)
+ * does not make a third.
  */
-export const THRASH_MAJORS = 2;
+export const THRASH_MAJORS = 3;
+export const THRASH_MAJORS_ALLOCATING = 2;
 
 /**
  * During a shutdown, the live set still growing is an emergency once, at its rate, it reaches
@@ -95,7 +99,10 @@ function dangerLine(reading: Readonly<Reading>, line: number): number {
 
 /** V8 is counting ineffective mark-compacts towards its abort (heap-replay.ts). */
 export function v8Thrashing(reading: Readonly<Reading>): boolean {
-  return reading.gc.ineffectiveMajors >= THRASH_MAJORS;
+  const gc = reading.gc;
+  if (gc.ineffectiveMajors >= THRASH_MAJORS) return true;
+  if (gc.ineffectiveMajors < THRASH_MAJORS_ALLOCATING || gc.lastMajorAt === undefined || gc.inUseAfterMajor === undefined) return false;
+  return reading.time - gc.lastMajorAt >= GROWTH_MIN_SPAN_MS && reading.heapInUse > gc.inUseAfterMajor;
 }
 
 /** An emergency during a shutdown: V8 would abort before the hooks are done. */

@@ -201,7 +201,7 @@ describe('evaluate', () => {
 
   it('shuts down on V8 counting ineffective mark-compacts under a line set above V8 own', () => {
     const config: PolicyConfig = { ...DEFAULTS, heapThreshold: pct(90) };
-    const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 2 } });
+    const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 3 } });
     expect(run([r], config).actions).toEqual(['shutdown:heap:gc-thrash']);
     const calm = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 1 } });
     expect(run([calm], config).actions).toEqual(['warn:heap:heap-warn']);
@@ -240,8 +240,16 @@ describe('evaluate', () => {
       expect(drain(steps, [[1000, 80.5], [2000, 81]])).toEqual(['shutdown:heap:heap-threshold']);
     });
 
+    it('two ineffective mark-compacts: an emergency only while the app still allocates', () => {
+      // The last mark-compact ended at 10 100; 60 ms later the heap in use grew, or did not.
+      const after = (inUse: number) =>
+        reading({ time: 10_160, heapInUse: budget * inUse, oldGenInUse: budget * 0.82, heapSignal: budget * 0.82, gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 2 } });
+      expect(run([heapAt(0.8), after(0.82)]).actions).toEqual(['shutdown:heap:heap-threshold']);
+      expect(run([heapAt(0.8), after(0.84)]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+    });
+
     it('V8 counting ineffective mark-compacts: an emergency', () => {
-      const thrash = heapAt(0.82, { gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 2 } });
+      const thrash = heapAt(0.82, { gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 3 } });
       expect(run([heapAt(0.8), thrash]).actions).toEqual(['shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
     });
   });
@@ -261,7 +269,7 @@ describe('evaluate', () => {
     });
 
     it('a shutdown V8 trajectory says cannot wait does not', () => {
-      const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 2 } });
+      const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 3 } });
       expect(actionsOf(r, false).decisions.map((d) => d.action)).toContain('shutdown');
     });
   });

@@ -156,7 +156,7 @@ describe('Watcher', () => {
     w.start();
     clock.advance(0);
     expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
-    ineffective = 2; // V8 counting ineffective mark-compacts
+    ineffective = 3; // V8 counting ineffective mark-compacts
     clock.advance(SHUTDOWN_POLL_MS);
     expect(decisions.map((d) => d.action)).toEqual(['shutdown', 'emergency']);
     expect(w.running).toBe(false);
@@ -198,7 +198,7 @@ describe('Watcher: a confirming GC and the main module', () => {
   });
 
   it('does not hold a shutdown that V8 trajectory says cannot wait', () => {
-    const { w, clock, decisions } = watch(() => 0.85, { mainReady: () => false }, () => ({ ineffectiveMajors: 2 }));
+    const { w, clock, decisions } = watch(() => 0.85, { mainReady: () => false }, () => ({ ineffectiveMajors: 3 }));
     w.start();
     clock.advance(0);
     expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
