@@ -101,6 +101,7 @@ export class GcTracker {
       });
       observer.observe({ entryTypes: ['gc'] });
       this.#observer = observer;
+      this.#replay.begin(this.#now());
     } catch {
       // perf_hooks unavailable: the summary stays empty and the heap signal uses in-use bytes.
     }
@@ -180,7 +181,7 @@ export class GcTracker {
     // An upper bound is no point of the live set's trend: it would steepen it.
     if (exact) this.#livePoints.push({ time: end, live: sizes.oldGen });
     if (this.#livePoints.length > LIVE_POINTS) this.#livePoints.shift();
-    this.#replay.settle(sizes.oldGen, this.#budget, this.#markSpeed);
+    this.#replay.settle(sizes.oldGen, this.#budget);
     this.#nextGc = nextGcEstimate({
       oldGenLive: sizes.oldGen,
       maxOldSize: this.#budget,
