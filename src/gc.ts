@@ -38,6 +38,15 @@ export interface GcRecord {
   major: boolean;
 }
 
+/**
+ * A major GC's result is read from the heap spaces when the observer hears of it. Heard of later
+ * than this, the read includes what the app allocated since (a synchronous batch that ran on for
+ * 100s of ms after V8's mark-compact, its data garbage by then, read as 75-80% "alive"): the
+ * figure is then an upper bound, not the live set. Observer delays measured: median 0.25-0.38 ms,
+ * worst 1.4-126 ms (docs/heap-model.md).
+ */
+export const LIVE_READ_MAX_DELAY_MS = 20;
+
 /** Capacity of the ring buffer; at the fastest observed pace (~100 GCs/s) it holds > 2 s. */
 const RING = 1024;
 /** Major GC results kept for the live-set trend (heap-trend.ts). */
@@ -71,6 +80,7 @@ export class GcTracker {
   #oldGenLive: number | undefined;
   #inUseAfter: number | undefined;
   #lastForced = false;
+  #liveExact = true;
   #forcedEnd = -Infinity;
   #livePoints: LivePoint[] = [];
   #markSpeed: number | undefined;
@@ -98,6 +108,7 @@ export class GcTracker {
       });
       observer.observe({ entryTypes: ['gc'] });
       this.#observer = observer;
+      this.#replay.begin(this.#now());
     } catch {
       // perf_hooks unavailable: the summary stays empty and the heap signal uses in-use bytes.
     }
@@ -131,7 +142,8 @@ export class GcTracker {
       const { constants, performance } = perfHooks!;
       // perf_hooks times are ms since timeOrigin; the summary speaks Date.now().
       const endPerf = entry.startTime + entry.duration;
-      this.lastDelayMs = performance.now() - endPerf;
+      const delay = performance.now() - endPerf;
+      this.lastDelayMs = delay;
       const end = performance.timeOrigin + endPerf;
       const detail = (entry as { detail?: unknown }).detail as { kind?: number } | undefined;
       const major = detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
@@ -139,7 +151,7 @@ export class GcTracker {
       if (major && Math.abs(end - this.#forcedEnd) < 2) return;
       this.record({ end, duration: entry.duration, major });
       if (major) {
-        this.recordMajor(this.#readSpaces(), end);
+        this.recordMajor(this.#readSpaces(), end, delay <= LIVE_READ_MAX_DELAY_MS);
         this.#onMajor?.();
       }
     } catch {
@@ -163,18 +175,21 @@ export class GcTracker {
   }
 
   /**
-   * Records the heap right after a major GC that ended at `end`: L is the old generation in use,
+   * Records the heap right after a major GC that ended at `end` (`exact`: read in time to be its
+   * result, see `LIVE_READ_MAX_DELAY_MS`): L is the old generation in use,
    * the next-GC estimate follows V8's rule with its max growing factor for this budget (the GC
    * and mutator speeds V8 uses for the dynamic factor are not visible from JS; see
    * docs/heap-model.md), and V8's ineffective-mark-compact count is replayed.
    */
-  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now()): void {
+  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now(), exact = true): void {
     if (!sizes) return;
     this.#oldGenLive = sizes.oldGen;
+    this.#liveExact = exact;
     this.#inUseAfter = sizes.oldGen + sizes.young;
-    this.#livePoints.push({ time: end, live: sizes.oldGen });
+    // An upper bound is no point of the live set's trend: it would steepen it.
+    if (exact) this.#livePoints.push({ time: end, live: sizes.oldGen });
     if (this.#livePoints.length > LIVE_POINTS) this.#livePoints.shift();
-    this.#replay.settle(sizes.oldGen, this.#budget, this.#markSpeed);
+    this.#replay.settle(sizes.oldGen, this.#budget);
     this.#nextGc = nextGcEstimate({
       oldGenLive: sizes.oldGen,
       maxOldSize: this.#budget,
@@ -227,6 +242,7 @@ export class GcTracker {
     if (this.#oldGenLive !== undefined) {
       out.oldGenLive = this.#oldGenLive;
       out.lastMajorForced = this.#lastForced;
+      out.liveExact = this.#liveExact;
     }
     if (this.#inUseAfter !== undefined) out.inUseAfterMajor = this.#inUseAfter;
     if (this.#nextGc !== undefined) out.nextGc = this.#nextGc;

@@ -9,11 +9,15 @@ import { V8_HIGH_HEAP_SHARE } from './heap-replay';
 import { liveGrowth, majorGcMs, projectedLive, timeTo } from './heap-trend';
 
 /**
- * V8 aborts at its fourth ineffective mark-compact in a row; the guard acts at the second. Near
- * the limit the next ones can come within 10-100 ms (measured: 7-9 ms apart when V8 finalises
- * incremental marking on every allocation), and the observer reports them asynchronously.
+ * V8 aborts at its fourth ineffective mark-compact in a row. The guard acts at the third, or at
+ * the second while the app still allocates (the heap in use growing since it, over at least
+ * `GROWTH_MIN_SPAN_MS`): near the limit the next ones can come within 10-100 ms (measured: 7-9 ms
+ * apart when V8 finalises incremental marking on every allocation) and the observer reports them
+ * asynchronously, but a burst that has ended (the telemetry SDK loading during a drain at 80%)
+ * does not make a third.
  */
-export const THRASH_MAJORS = 2;
+export const THRASH_MAJORS = 3;
+export const THRASH_MAJORS_ALLOCATING = 2;
 
 /**
  * During a shutdown, the live set still growing is an emergency once, at its rate, it reaches
@@ -44,8 +48,8 @@ export type HeapCall =
 const NONE: HeapCall = Object.freeze({ kind: 'none' });
 
 /**
- * The heap shutdown rule. A crossing is decided only on what a major GC left alive (V8's own or
- * the guard's confirming one); while the heap in use is past the line but no major GC says the
+ * The heap shutdown rule. A crossing is decided only on what a major GC left alive (V8's own,
+ * read in time, or the guard's confirming one); while the heap in use is past the line but no major GC says the
  * live set is, the guard asks for one (`urgent` when the trajectory or the old generation itself
  * says the line is reached, `check` otherwise). Only when V8's trajectory leaves no time for a
  * major GC (`noTime`) is the heap in use acted on unconfirmed.
@@ -53,6 +57,8 @@ const NONE: HeapCall = Object.freeze({ kind: 'none' });
 export function heapCall(reading: Readonly<Reading>, line: number): HeapCall {
   const gc = reading.gc;
   if (gc.oldGenLive !== undefined && reading.heapSignal >= line) {
+    // Read too late to be the GC's result: an upper bound, confirmed by a GC of our own first.
+    if (gc.liveExact === false) return { kind: 'confirm', urgency: 'urgent' };
     return { kind: 'decide', value: reading.heapSignal, grounds: heapGrounds(reading, line, 'live') };
   }
   // Nothing alive can be past the line while the whole heap in use is not.
@@ -93,7 +99,10 @@ function dangerLine(reading: Readonly<Reading>, line: number): number {
 
 /** V8 is counting ineffective mark-compacts towards its abort (heap-replay.ts). */
 export function v8Thrashing(reading: Readonly<Reading>): boolean {
-  return reading.gc.ineffectiveMajors >= THRASH_MAJORS;
+  const gc = reading.gc;
+  if (gc.ineffectiveMajors >= THRASH_MAJORS) return true;
+  if (gc.ineffectiveMajors < THRASH_MAJORS_ALLOCATING || gc.lastMajorAt === undefined || gc.inUseAfterMajor === undefined) return false;
+  return reading.time - gc.lastMajorAt >= GROWTH_MIN_SPAN_MS && reading.heapInUse > gc.inUseAfterMajor;
 }
 
 /** An emergency during a shutdown: V8 would abort before the hooks are done. */

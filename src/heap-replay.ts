@@ -14,11 +14,15 @@ export const V8_HIGH_HEAP_SHARE = 0.8;
 export const V8_LOW_MUTATOR_UTILIZATION = 0.4;
 
 /**
- * V8's own total for a mark-compact (incremental steps and final pause) was 1-9 times the final
- * pause in a 60 MB/s leak on Node 26 (`--trace-gc`, 17 mark-compacts from 79% of the budget to
- * the abort).
+ * The duration a mark-compact counts for: its final pause times this. V8's own duration adds the
+ * main-thread incremental marking steps, which no `gc` entry shows; most marking runs on other
+ * threads, and near the limit V8 marks atomically (its `--trace-gc` in a 60 MB/s leak on Node 26:
+ * the last mark-compacts before the abort had no incremental steps and pauses of 60-200 ms, 55-100%
+ * of the time between them). A full mark at the speed of the guard's own atomic GCs would count a
+ * calm drain at 81% as thrashing: V8 finalised marking every 70-100 ms there with 4-20 ms pauses
+ * and said 0.70-0.85 utilisation.
  */
-export const MAX_TOTAL_PER_PAUSE = 10;
+export const PAUSE_MARGIN = 1.5;
 
 /**
  * V8's count of ineffective mark-compacts, replayed from outside. V8 (v8/src/heap/gc-tracer.cc,
@@ -26,14 +30,7 @@ export const MAX_TOTAL_PER_PAUSE = 10;
  * since the previous one, halving the old averages each time, and `Heap::CheckIneffectiveMarkCompact`
  * counts a mark-compact that leaves the old generation at 80% or more of its maximum while the
  * averaged utilisation `mutator / (mutator + mark-compact)` is under 0.4; the fourth in a row
- * aborts the process.
- *
- * V8's duration includes the incremental marking steps, which no `gc` entry shows (the entry is
- * the final pause only: 11-112 ms against 34-140 ms of V8's own total in a 60 MB/s leak on
- * Node 26). So the duration used here is the larger of the pause and the time a full mark of
- * the live set takes at the speed measured on the guard's own GCs (docs/heap-model.md), but at
- * most `MAX_TOTAL_PER_PAUSE` pauses: a GC of ours timed on a starved CPU must not make every
- * mark-compact after it look ineffective.
+ * aborts the process. Durations here are `PAUSE_MARGIN` times the pause.
  */
 export class V8Replay {
   #prevEnd: number | undefined;
@@ -44,18 +41,28 @@ export class V8Replay {
   ineffective = 0;
   utilization: number | undefined;
 
+  /**
+   * The observer starts listening at `at`. V8's averages carry the app's history, and an app
+   * that ran before has had its mutator time: the first mark-compact heard of counts the time
+   * since `at` as the mutator's, where a replay with no history would take the first two
+   * mark-compacts it hears of (V8's own, then the guard's confirming one 100 ms later, on a calm
+   * drain at 80%) as the whole story. V8's trace said 0.84 there; a blank replay 0.01.
+   */
+  begin(at: number): void {
+    this.#prevEnd ??= at;
+  }
+
   /** A mark-compact ended; its result follows in `settle` (the heap is read right after it). */
   pending(gc: GcRecord): void {
     this.#pending = gc;
   }
 
   /** The old generation after the pending mark-compact: update the averages and the count. */
-  settle(oldGen: number, budget: number, markSpeed: number | undefined): void {
+  settle(oldGen: number, budget: number): void {
     const gc = this.#pending;
     this.#pending = undefined;
     if (!gc) return;
-    const marking = markSpeed ? oldGen / markSpeed : 0;
-    const duration = Math.max(gc.duration, Math.min(marking, MAX_TOTAL_PER_PAUSE * gc.duration));
+    const duration = PAUSE_MARGIN * gc.duration;
     if (this.#prevEnd !== undefined) {
       const mutator = Math.max(0, gc.end - this.#prevEnd - duration);
       if (this.#samples === 0) {

@@ -160,8 +160,16 @@ export function evaluate(
   const heap = line === undefined ? undefined : heapCall(reading, line);
   const shutdown = shutdownDecision(reading, thresholds, heap);
   if (shutdown && (context.mainReady !== false || cannotWait(reading, shutdown, line))) {
-    const state: PolicyState = { state: 'shutdown', warned: previous.warned, shutdownFrom: reading.gc.lastMajorAt ?? reading.time };
-    return { state, decisions: [shutdown], thresholds, pressure, confirmHeap: false, held: false };
+    // Operators alert on warnings: a leak that jumps both lines between two checks is still
+    // announced first, on the same reading, so no shutdown ever comes without its warning.
+    const warn = thresholds[shutdown.signal].warn;
+    const unannounced = !previous.warned[shutdown.signal] && warn !== undefined && shutdown.value >= warn;
+    const decisions: Decision[] = unannounced
+      ? [{ action: 'warn', signal: shutdown.signal, value: shutdown.value, threshold: warn, reason: `${shutdown.signal}-warn` }, shutdown]
+      : [shutdown];
+    const warned = unannounced ? { ...previous.warned, [shutdown.signal]: true } : previous.warned;
+    const state: PolicyState = { state: 'shutdown', warned, shutdownFrom: reading.gc.lastMajorAt ?? reading.time };
+    return { state, decisions, thresholds, pressure, confirmHeap: false, held: false };
   }
   const confirmHeap = !shutdown && heap?.kind === 'confirm' ? heap.urgency : false;
 

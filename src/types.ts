@@ -36,6 +36,12 @@ export interface GcSummary {
   oldGenLive?: number;
   /** Whether that last major GC was one the guard ran itself to confirm a crossing. */
   lastMajorForced?: boolean;
+  /**
+   * False when the observer heard of the last major GC too late for the heap read then to be its
+   * result (`gc.ts`, `LIVE_READ_MAX_DELAY_MS`): `oldGenLive` is then only an upper bound, and a
+   * decision on it needs a confirming GC.
+   */
+  liveExact?: boolean;
   /** The whole heap in use right after the last major GC (old generation and young objects). */
   inUseAfterMajor?: number;
   /** The last few major GCs' results, oldest first: how fast the live set grows (heap-trend.ts). */

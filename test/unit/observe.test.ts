@@ -48,7 +48,7 @@ describe('shadow mode: the policy decides, the gate turns a shutdown into one ob
       [2000, 85],
       [3000, 90],
     ]);
-    expect(actions).toEqual([[], ['shutdown'], [], []]);
+    expect(actions).toEqual([[], ['warn', 'shutdown'], [], []]);
     expect(state).toEqual({ state: 'warn', warned: { heap: true, rss: false } });
     expect(gate.count).toBe(1);
   });
@@ -63,7 +63,7 @@ describe('shadow mode: the policy decides, the gate turns a shutdown into one ob
       [OBSERVE_REARM_MS, 80],
       [OBSERVE_REARM_MS + 1000, 80],
     ]);
-    expect(actions).toEqual([['shutdown'], ['recover'], [], [], ['shutdown'], []]);
+    expect(actions).toEqual([['warn', 'shutdown'], ['recover'], ['warn'], [], ['shutdown'], []]);
     expect(gate.count).toBe(2);
   });
 
@@ -74,7 +74,7 @@ describe('shadow mode: the policy decides, the gate turns a shutdown into one ob
       [OBSERVE_REARM_MS * 2, 80],
       [OBSERVE_REARM_MS * 3, 90],
     ]);
-    expect(actions).toEqual([['shutdown'], [], []]);
+    expect(actions).toEqual([['warn', 'shutdown'], [], []]);
     expect(gate.count).toBe(1);
   });
 

@@ -155,10 +155,10 @@ describe('Watcher', () => {
     const { w, clock, decisions } = watch(() => 0.85, {}, () => ({ ineffectiveMajors: ineffective }));
     w.start();
     clock.advance(0);
-    expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
-    ineffective = 2; // V8 counting ineffective mark-compacts
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown']);
+    ineffective = 3; // V8 counting ineffective mark-compacts
     clock.advance(SHUTDOWN_POLL_MS);
-    expect(decisions.map((d) => d.action)).toEqual(['shutdown', 'emergency']);
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown', 'emergency']);
     expect(w.running).toBe(false);
     expect(clock.pending).toBe(0);
   });
@@ -180,7 +180,7 @@ describe('Watcher: a confirming GC and the main module', () => {
     clock.advance(0);
     expect(asked).toEqual([[Math.floor(0.8 * BUDGET), 'urgent']]);
     expect(sampledAt).toHaveLength(3); // the prime, the check, the fresh reading after the GC
-    expect(decisions.map((d) => [d.action, d.grounds?.confirmedBy])).toEqual([['shutdown', 'v8']]);
+    expect(decisions.map((d) => [d.action, d.grounds?.confirmedBy])).toEqual([['warn', undefined], ['shutdown', 'v8']]);
   });
 
   it('holds a shutdown until the main module is evaluated, looking at the shutdown cadence meanwhile', () => {
@@ -198,10 +198,10 @@ describe('Watcher: a confirming GC and the main module', () => {
   });
 
   it('does not hold a shutdown that V8 trajectory says cannot wait', () => {
-    const { w, clock, decisions } = watch(() => 0.85, { mainReady: () => false }, () => ({ ineffectiveMajors: 2 }));
+    const { w, clock, decisions } = watch(() => 0.85, { mainReady: () => false }, () => ({ ineffectiveMajors: 3 }));
     w.start();
     clock.advance(0);
-    expect(decisions.map((d) => d.action)).toEqual(['shutdown']);
+    expect(decisions.map((d) => d.action)).toEqual(['warn', 'shutdown']);
   });
 });
 
