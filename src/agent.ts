@@ -34,7 +34,8 @@ import type { Clock } from './watcher';
 import { MainModule } from './main-module';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
-import { exposedGc, majorGcTrigger } from './gc';
+import { exposedGc, majorGcTrigger, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
 import { NativeGuard } from './native-guard';
 import { normalizeLimit } from './cgroup';
 import { safe } from './safely';
@@ -106,6 +107,13 @@ export class Agent {
   #native: NativeGuard | undefined;
   /** When the app's main module has been evaluated: the first shutdown waits for it. */
   readonly #main = new MainModule({ clock: preloadClock });
+  /**
+   * Every major GC, at any heap size, without the observer's cost per scavenge: what it left
+   * alive and V8's next limit (`oomguard.heap.next_gc`), in the JavaScript mode. From the preload
+   * on: the heap decisions weigh the live set's trajectory, and the main module's own major GCs
+   * (a cache filled at start-up) are its first points. The first one arms the guard.
+   */
+  readonly #majors = new MajorGcSentinel({ onMajor: () => this.#armed().gcTracker.recordMajor(readSpaces()) });
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
@@ -151,6 +159,8 @@ export class Agent {
     // Shadow mode promises not to act, and the native part's one job is to act at V8's limit: it
     // stays off there, and the process meets V8's limit as it would without the guard.
     if (this.config.action !== 'observe') this.#native = this.#startNative();
+    // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
+    if (!this.#native?.observesGc) this.#majors.start();
     // Under a preload the main module is not resolved yet (main-module.ts). Only a preload runs
     // before the main module; an app that calls start() itself is already in it and registers
     // its hooks next to that call, so there is nothing to wait for.
@@ -181,6 +191,7 @@ export class Agent {
     this.#armTimer = undefined;
     this.#guard?.stop();
     this.#main.stop();
+    this.#majors.stop();
     this.#native?.stop();
     this.#native = undefined;
     this.#role.stop();
@@ -202,6 +213,7 @@ export class Agent {
         forceGc: this.#forceGc,
         native: this.#native,
         mainReady: () => this.#main.ready,
+        majors: this.#majors,
         telemetry: () => this.#ensureTelemetry(),
       });
       if (!this.#stopped) this.#guard.start();

@@ -15,8 +15,8 @@ import { Sampler, type MemoryLimit } from './sampler';
 import { Watcher, systemClock, type Clock, type Trigger } from './watcher';
 import type { Shutdown } from './shutdown';
 import { processHeapBudget, type HeapBudget } from './heap';
-import { GcTracker, readSpaces } from './gc';
-import { MajorGcSentinel } from './major-gc';
+import { GcTracker } from './gc';
+import type { MajorGcSentinel } from './major-gc';
 import { HeapProbe } from './heap-probe';
 import { openCgroup, type CgroupHandle } from './cgroup';
 import { Events, type PressureListener } from './events';
@@ -58,6 +58,8 @@ export interface GuardDeps {
   native: NativeGuard | undefined;
   /** Whether the app's main module has been evaluated (main-module.ts, watched from the preload). */
   mainReady: () => boolean;
+  /** The JavaScript mode's major-GC sentinel, started by the preload (agent.ts). */
+  majors: Pick<MajorGcSentinel, 'armed'>;
   /** Telemetry, started now if its turn has not come yet; undefined when it is off. */
   telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
 }
@@ -68,7 +70,6 @@ export class Guard {
   readonly gcTracker: GcTracker;
   readonly #config: Config;
   readonly #log: AgentLog;
-  readonly #majors: MajorGcSentinel;
   readonly #sampler: Sampler;
   readonly #watcher: Watcher;
   readonly #cgroup: CgroupHandle | undefined;
@@ -91,12 +92,8 @@ export class Guard {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
-    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
-    // them too; recording one twice only reads the heap spaces twice.
-    this.#majors = new MajorGcSentinel({ onMajor: () => this.gcTracker.recordMajor(readSpaces()) });
     const forceGc = deps.forceGc;
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.gcTracker, gcTrigger: () => forceGc, majorsReported: () => this.#majors.armed });
+    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.gcTracker, gcTrigger: () => forceGc, majorsReported: () => deps.majors.armed });
     this.#cgroup = safe(() => openCgroup());
     this.#sampler = new Sampler({
       heapBudget: this.heapBudget.bytes,
@@ -184,8 +181,6 @@ export class Guard {
 
   start(): void {
     for (const line of unreachableLines(this.#config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
-    // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
-    if (!this.#native?.observesGc) this.#majors.start();
     this.#watcher.start(); // its first reading decides whether GCs are observed yet
     this.#evidence.start();
   }
@@ -194,7 +189,6 @@ export class Guard {
     this.#watcher.stop();
     this.gcTracker.stop();
     this.#evidence.stop();
-    this.#majors.stop();
     safe(() => this.#cgroup?.close());
   }
 }
