@@ -5,12 +5,21 @@
 const http = require('node:http');
 const { readFileSync } = require('node:fs');
 
-/** Peak RSS, and from /proc/self/smaps_rollup the anonymous (private, heap-like) part of RSS now. */
+/** Peak RSS, and from /proc/self/smaps the anonymous (private, heap-like) part of RSS now and the node binary's part. */
 function memory() {
   const out = { maxRssBytes: process.resourceUsage().maxRSS * 1024, rssBytes: process.memoryUsage.rss(), otelModules: 0 };
   try {
     const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
     out.anonBytes = Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)?.[1]) * 1024;
+    // The node binary's own resident pages (file-backed, shared by every node process).
+    const exe = require('node:fs').realpathSync(process.execPath);
+    let inBinary = false;
+    out.binaryBytes = 0;
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const mapping = /^[0-9a-f]+-[0-9a-f]+ /.test(line);
+      if (mapping) inBinary = line.trimEnd().endsWith(` ${exe}`);
+      else if (inBinary && line.startsWith('Rss:')) out.binaryBytes += Number(/(\d+)/.exec(line)[1]) * 1024;
+    }
   } catch {
     // not Linux
   }
