@@ -85,10 +85,21 @@ export function noTime(reading: Readonly<Reading>, line: number): boolean {
   const live = projectedLive(reading);
   if (rate === undefined || !(rate > 0) || live === undefined || gc.lastMajorAt === undefined) return false;
   const gcMs = majorGcMs(reading);
-  if (reading.time - gc.lastMajorAt > Math.max(TRAJECTORY_FRESH_MS, gcMs)) return false;
+  if (!trajectoryCurrent(reading)) return false;
   if (live < line) return false;
   const left = timeTo(live, dangerLine(reading, line), rate);
   return left !== undefined && left < gcMs;
+}
+
+/**
+ * Whether the live set's trajectory is current: its last major GC at most `TRAJECTORY_FRESH_MS`
+ * or one major GC's duration old. An older one may describe a phase that has ended (a dataset
+ * loaded at import, then a wait on a connection): a leak that goes on brings V8's next major GC
+ * within that time, and with it a fresh point.
+ */
+export function trajectoryCurrent(reading: Readonly<Reading>): boolean {
+  const at = reading.gc.lastMajorAt;
+  return at !== undefined && reading.time - at <= Math.max(TRAJECTORY_FRESH_MS, majorGcMs(reading));
 }
 
 /** V8's 80% line, or the budget for a shutdown line above it. */

@@ -279,6 +279,23 @@ describe('evaluate', () => {
       expect(e.state.state).toBe('warn');
     });
 
+    it('growth that ended before the wait (a dataset loaded at import) does not end it; growth the major GCs show during it does', () => {
+      const loaded: [number, number][] = [[9_800, budget * 0.55], [10_000, budget * 0.85]];
+      // 120 ms after the last major GC, 7 MiB more in use (young garbage, the guard's own start).
+      const waiting = reading({ time: 10_120, heapInUse: budget * 0.85 + 7 * MiB, oldGenInUse: budget * 0.85 + 7 * MiB, heapSignal: budget * 0.85, gc: gcAfter(budget * 0.85, 10_000, loaded) });
+      const first = run([waiting], DEFAULTS, false);
+      expect(first.actions).toEqual(['warn:heap:heap-warn']);
+      expect(first.states[0]?.heldFrom).toBe(10_000);
+      // V8's next major GC says the live set still grows, fast enough to reach the budget soon.
+      const grew: [number, number][] = [...loaded, [10_250, budget * 0.92]];
+      const growing = reading({ time: 10_310, heapInUse: budget * 0.92 + 3 * MiB, oldGenInUse: budget * 0.92 + 3 * MiB, heapSignal: budget * 0.92, gc: gcAfter(budget * 0.92, 10_250, grew) });
+      expect(run([waiting, growing], DEFAULTS, false).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
+      // The same GC showing the live set flat: the wait goes on.
+      const flat: [number, number][] = [...loaded, [10_250, budget * 0.85]];
+      const calm = reading({ time: 10_310, heapInUse: budget * 0.85 + 3 * MiB, oldGenInUse: budget * 0.85 + 3 * MiB, heapSignal: budget * 0.85, gc: gcAfter(budget * 0.85, 10_250, flat) });
+      expect(run([waiting, calm], DEFAULTS, false).actions).toEqual(['warn:heap:heap-warn']);
+    });
+
     it('a shutdown V8 trajectory says cannot wait does not', () => {
       const r = heapAt(0.85, { gc: { ...gcAfter(budget * 0.85, 10_000), ineffectiveMajors: 3 } });
       expect(actionsOf(r, false).decisions.map((d) => d.action)).toContain('shutdown');
