@@ -79,10 +79,10 @@ export class Agent {
       // sensible poll: check right away.
       onMajor: () => this.#watcher.check('gc'),
     });
-    // Every major GC, at any heap size, without the observer's cost per scavenge: what it left
-    // alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the observer reports
-    // them too; recording one twice only reads the heap spaces twice.
-    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordMajor(readSpaces()) });
+    // Every major GC, at any heap size, without the observer's cost per scavenge: an upper bound
+    // of what it left alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the
+    // observer reports them, with their timing, instead.
+    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordSentinelMajor(readSpaces()) });
     // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
     // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
     // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24

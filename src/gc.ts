@@ -191,6 +191,20 @@ export class GcTracker {
   }
 
   /**
+   * Records a major GC that the sentinel reported (major-gc.ts). Its callback is a task of its
+   * own, run once the app's current task has ended, at a time that says nothing about when the
+   * GC ran: the heap read then includes what the app allocated since, and a GC in the middle of
+   * a synchronous batch counted the batch's temporaries as alive (a healthy batch job on Node 24
+   * read 81% "alive" between two inputs that leave 55%). So it is an upper bound, which a
+   * decision confirms with a GC of the guard's own; while the observer is connected it reports
+   * the same GC with its timing, and the sentinel's read is left out.
+   */
+  recordSentinelMajor(sizes: GenerationSizes | undefined): void {
+    if (this.#observer) return;
+    this.recordMajor(sizes, this.#now(), false);
+  }
+
+  /**
    * Records a major GC the guard ran itself (heap-probe.ts), timed around the call: it counts
    * as V8 counts it, its result is the live set now, and its duration times the marking speed
    * (a full, atomic mark of everything alive). Its `gc` entry, when the observer delivers it,
