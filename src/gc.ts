@@ -168,15 +168,17 @@ export class GcTracker {
 
   /**
    * Records the heap right after a major GC that ended at `end` (`exact`: read in time to be its
-   * result, see `LIVE_READ_MAX_DELAY_MS`): L is the old generation in use,
+   * result, see `LIVE_READ_MAX_DELAY_MS`; `betweenTasks`: heard of in time for the GC not to
+   * have run in the middle of one of the app's tasks, whose temporaries it would have counted:
+   * such a result is a point of the trend but no ground for a decision): L is the old generation in use,
    * the next-GC estimate follows V8's rule with its max growing factor for this budget (the GC
    * and mutator speeds V8 uses for the dynamic factor are not visible from JS; see
    * docs/heap-model.md), and V8's ineffective-mark-compact count is replayed.
    */
-  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now(), exact = true): void {
+  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now(), exact = true, betweenTasks = exact): void {
     if (!sizes) return;
     this.#oldGenLive = sizes.oldGen;
-    this.#liveExact = exact;
+    this.#liveExact = exact && betweenTasks;
     this.#inUseAfter = sizes.oldGen + sizes.young;
     // An upper bound is no point of the live set's trend: it would steepen it.
     if (exact) this.#livePoints.push({ time: end, live: sizes.oldGen });

@@ -61,7 +61,7 @@ export class NativeGuard {
         options.gc.record({ end: gc.end, duration: gc.duration, major: true });
         // Read at the GC, but heard of late means the GC ran in the middle of one of the app's
         // tasks, whose temporaries it counted as alive: an upper bound, confirmed before acting.
-        options.gc.recordMajor(generationSizes(gc.spaces), gc.end, Date.now() - gc.end <= LIVE_READ_MAX_DELAY_MS);
+        options.gc.recordMajor(generationSizes(gc.spaces), gc.end, true, Date.now() - gc.end <= LIVE_READ_MAX_DELAY_MS);
         options.onMajor();
       });
     } catch (err) {

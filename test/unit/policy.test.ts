@@ -251,12 +251,15 @@ describe('evaluate', () => {
       expect(drain(steps, [[1000, 80.5], [2000, 81]])).toEqual(['shutdown:heap:heap-threshold']);
     });
 
-    it('two ineffective mark-compacts: an emergency only while the app still allocates', () => {
+    it('two ineffective mark-compacts: an emergency only while the app allocates fast enough to fill the budget within the horizon', () => {
       // The last mark-compact ended at 10 100; 60 ms later the heap in use grew, or did not.
       const after = (inUse: number) =>
         reading({ time: 10_160, heapInUse: budget * inUse, oldGenInUse: budget * 0.82, heapSignal: budget * 0.82, gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 2 } });
-      expect(run([heapAt(0.8), after(0.82)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-      expect(run([heapAt(0.8), after(0.84)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+      const emergency = (inUse: number) => run([heapAt(0.8), after(inUse)]).actions.includes('emergency:heap:gc-thrash-emergency');
+      expect(emergency(0.82)).toBe(false); // no allocation
+      expect(emergency(0.82 + (6 * MiB * 0.06) / budget)).toBe(false); // 6 MB/s: seconds to the budget
+      expect(emergency(0.84)).toBe(false); // ~43 MB/s: 480 ms to go, the horizon is 4 GCs of ~105 ms
+      expect(emergency(0.9)).toBe(true); // ~210 MB/s: the budget within 60 ms
     });
 
     it('V8 counting ineffective mark-compacts: an emergency', () => {
