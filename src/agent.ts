@@ -108,12 +108,12 @@ export class Agent {
   /** When the app's main module has been evaluated: the first shutdown waits for it. */
   readonly #main = new MainModule({ clock: preloadClock });
   /**
-   * Every major GC, at any heap size, without the observer's cost per scavenge: what it left
-   * alive and V8's next limit (`oomguard.heap.next_gc`), in the JavaScript mode. From the preload
+   * Every major GC, at any heap size, without the observer's cost per scavenge: an upper bound of
+   * what it left alive and V8's next limit (`oomguard.heap.next_gc`), in the JavaScript mode. From the preload
    * on: the heap decisions weigh the live set's trajectory, and the main module's own major GCs
    * (a cache filled at start-up) are its first points. The first one arms the guard.
    */
-  readonly #majors = new MajorGcSentinel({ onMajor: () => this.#armed().gcTracker.recordMajor(readSpaces()) });
+  readonly #majors = new MajorGcSentinel({ onMajor: () => this.#armed().gcTracker.recordSentinelMajor(readSpaces()) });
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
@@ -234,7 +234,7 @@ export class Agent {
       memoryLimit: normalizeLimit(constrained),
       gc: {
         record: (gc) => this.#armed().gcTracker.record(gc),
-        recordMajor: (sizes) => this.#armed().gcTracker.recordMajor(sizes),
+        recordMajor: (...args) => this.#armed().gcTracker.recordMajor(...args),
       },
       onMajor: () => void this.#armed().check('gc'),
       onNearLimit: (info) => this.#armed().heapLimit(info),

@@ -176,15 +176,17 @@ export class GcTracker {
 
   /**
    * Records the heap right after a major GC that ended at `end` (`exact`: read in time to be its
-   * result, see `LIVE_READ_MAX_DELAY_MS`): L is the old generation in use,
+   * result, see `LIVE_READ_MAX_DELAY_MS`; `betweenTasks`: heard of in time for the GC not to
+   * have run in the middle of one of the app's tasks, whose temporaries it would have counted:
+   * such a result is a point of the trend but no ground for a decision): L is the old generation in use,
    * the next-GC estimate follows V8's rule with its max growing factor for this budget (the GC
    * and mutator speeds V8 uses for the dynamic factor are not visible from JS; see
    * docs/heap-model.md), and V8's ineffective-mark-compact count is replayed.
    */
-  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now(), exact = true): void {
+  recordMajor(sizes: GenerationSizes | undefined, end: number = this.#now(), exact = true, betweenTasks = exact): void {
     if (!sizes) return;
     this.#oldGenLive = sizes.oldGen;
-    this.#liveExact = exact;
+    this.#liveExact = exact && betweenTasks;
     this.#inUseAfter = sizes.oldGen + sizes.young;
     // An upper bound is no point of the live set's trend: it would steepen it.
     if (exact) this.#livePoints.push({ time: end, live: sizes.oldGen });
@@ -196,6 +198,20 @@ export class GcTracker {
       newSpaceCapacity: sizes.newSpaceCapacity,
       factor: growingFactor(this.#budget, this.#v8Version),
     });
+  }
+
+  /**
+   * Records a major GC that the sentinel reported (major-gc.ts). Its callback is a task of its
+   * own, run once the app's current task has ended, at a time that says nothing about when the
+   * GC ran: the heap read then includes what the app allocated since, and a GC in the middle of
+   * a synchronous batch counted the batch's temporaries as alive (a healthy batch job on Node 24
+   * read 81% "alive" between two inputs that leave 55%). So it is an upper bound, which a
+   * decision confirms with a GC of the guard's own; while the observer is connected it reports
+   * the same GC with its timing, and the sentinel's read is left out.
+   */
+  recordSentinelMajor(sizes: GenerationSizes | undefined): void {
+    if (this.#observer) return;
+    this.recordMajor(sizes, this.#now(), false);
   }
 
   /**

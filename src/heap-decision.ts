@@ -10,11 +10,12 @@ import { liveGrowth, majorGcMs, projectedLive, timeTo } from './heap-trend';
 
 /**
  * V8 aborts at its fourth ineffective mark-compact in a row. The guard acts at the third, or at
- * the second while the app still allocates (the heap in use growing since it, over at least
- * `GROWTH_MIN_SPAN_MS`): near the limit the next ones can come within 10-100 ms (measured: 7-9 ms
- * apart when V8 finalises incremental marking on every allocation) and the observer reports them
- * asynchronously, but a burst that has ended (the telemetry SDK loading during a drain at 80%)
- * does not make a third.
+ * the second while the app allocates fast enough to fill the budget within the emergency horizon
+ * (the heap in use growing since it, over at least `GROWTH_MIN_SPAN_MS`): near the limit the next
+ * ones can come within 10-100 ms (measured: 7-9 ms apart when V8 finalises incremental marking on
+ * every allocation) and the observer reports them asynchronously. A burst that has ended (the
+ * telemetry SDK loading during a drain at 80%) does not make a third, and a leak of 6 MB/s with
+ * 24 MB to go (seconds away) does not cut a 50 ms hook.
  */
 export const THRASH_MAJORS = 3;
 export const THRASH_MAJORS_ALLOCATING = 2;
@@ -85,10 +86,21 @@ export function noTime(reading: Readonly<Reading>, line: number): boolean {
   const live = projectedLive(reading);
   if (rate === undefined || !(rate > 0) || live === undefined || gc.lastMajorAt === undefined) return false;
   const gcMs = majorGcMs(reading);
-  if (reading.time - gc.lastMajorAt > Math.max(TRAJECTORY_FRESH_MS, gcMs)) return false;
+  if (!trajectoryCurrent(reading)) return false;
   if (live < line) return false;
   const left = timeTo(live, dangerLine(reading, line), rate);
   return left !== undefined && left < gcMs;
+}
+
+/**
+ * Whether the live set's trajectory is current: its last major GC at most `TRAJECTORY_FRESH_MS`
+ * or one major GC's duration old. An older one may describe a phase that has ended (a dataset
+ * loaded at import, then a wait on a connection): a leak that goes on brings V8's next major GC
+ * within that time, and with it a fresh point.
+ */
+export function trajectoryCurrent(reading: Readonly<Reading>): boolean {
+  const at = reading.gc.lastMajorAt;
+  return at !== undefined && reading.time - at <= Math.max(TRAJECTORY_FRESH_MS, majorGcMs(reading));
 }
 
 /** V8's 80% line, or the budget for a shutdown line above it. */
@@ -102,7 +114,15 @@ export function v8Thrashing(reading: Readonly<Reading>): boolean {
   const gc = reading.gc;
   if (gc.ineffectiveMajors >= THRASH_MAJORS) return true;
   if (gc.ineffectiveMajors < THRASH_MAJORS_ALLOCATING || gc.lastMajorAt === undefined || gc.inUseAfterMajor === undefined) return false;
-  return reading.time - gc.lastMajorAt >= GROWTH_MIN_SPAN_MS && reading.heapInUse > gc.inUseAfterMajor;
+  const since = reading.time - gc.lastMajorAt;
+  if (since < GROWTH_MIN_SPAN_MS) return false;
+  const left = timeTo(reading.heapInUse, reading.heapBudget, (reading.heapInUse - gc.inUseAfterMajor) / since);
+  return left !== undefined && left < emergencyHorizon(reading);
+}
+
+/** How soon V8 could abort for the guard to exit at once: see `EMERGENCY_MIN_MS`. */
+function emergencyHorizon(reading: Readonly<Reading>): number {
+  return Math.max(EMERGENCY_MIN_MS, EMERGENCY_GC_FACTOR * majorGcMs(reading));
 }
 
 /** An emergency during a shutdown: V8 would abort before the hooks are done. */
@@ -132,7 +152,7 @@ export function heapEmergency(reading: Readonly<Reading>, line: number, from: nu
   if (since < GROWTH_MIN_SPAN_MS) return undefined;
   const rate = Math.min(liveRate, (reading.heapInUse - gc.inUseAfterMajor) / since);
   const left = timeTo(reading.heapSignal, reading.heapBudget, rate);
-  const horizon = Math.max(EMERGENCY_MIN_MS, EMERGENCY_GC_FACTOR * majorGcMs(reading));
+  const horizon = emergencyHorizon(reading);
   if (left === undefined || left >= horizon) return undefined;
   return { reason: 'heap-emergency', value: reading.heapSignal, threshold: reading.heapBudget, grounds: heapGrounds(reading, line, 'growth', from) };
 }

@@ -4,7 +4,7 @@
  * estimate, GC-thrash rule), so the `gc` PerformanceObserver, and its cost for every scavenge,
  * is needed only in the JavaScript mode. Inactive (and harmless) when the addon is not there.
  */
-import type { GcTracker } from './gc';
+import { LIVE_READ_MAX_DELAY_MS, type GcTracker } from './gc';
 import { generationSizes } from './heap';
 import { installNearHeapLimit, loadNative, onMajorGc, type NativeStatus, type NearLimitInfo } from './native';
 import { pressureOf, resolveThresholds, type PolicyConfig } from './policy';
@@ -59,7 +59,9 @@ export class NativeGuard {
       guard.#setLimit = (bytes) => binding.setMemoryLimit(bytes);
       guard.#removeGc = onMajorGc(binding, (gc) => {
         options.gc.record({ end: gc.end, duration: gc.duration, major: true });
-        options.gc.recordMajor(generationSizes(gc.spaces));
+        // Read at the GC, but heard of late means the GC ran in the middle of one of the app's
+        // tasks, whose temporaries it counted as alive: an upper bound, confirmed before acting.
+        options.gc.recordMajor(generationSizes(gc.spaces), gc.end, true, Date.now() - gc.end <= LIVE_READ_MAX_DELAY_MS);
         options.onMajor();
       });
     } catch (err) {

@@ -65,6 +65,11 @@ export interface PolicyState {
    * since then is what an emergency is judged on.
    */
   readonly shutdownFrom?: number;
+  /**
+   * While a shutdown waits for the main module: when the last major GC known at the start of
+   * the wait ended. Only growth of the live set since then makes the wait too dangerous.
+   */
+  readonly heldFrom?: number;
 }
 
 export const INITIAL_POLICY_STATE: PolicyState = Object.freeze({
@@ -159,7 +164,8 @@ export function evaluate(
   const line = thresholds.heap.shutdown;
   const heap = line === undefined ? undefined : heapCall(reading, line);
   const shutdown = shutdownDecision(reading, thresholds, heap);
-  if (shutdown && (context.mainReady !== false || cannotWait(reading, shutdown, line))) {
+  const heldFrom = shutdown ? (previous.heldFrom ?? reading.gc.lastMajorAt ?? reading.time) : undefined;
+  if (shutdown && (context.mainReady !== false || cannotWait(reading, shutdown, line, heldFrom!))) {
     // Operators alert on warnings: a leak that jumps both lines between two checks is still
     // announced first, on the same reading, so no shutdown ever comes without its warning.
     const warn = thresholds[shutdown.signal].warn;
@@ -176,9 +182,9 @@ export function evaluate(
   const { decisions, warned } = warnings(reading, thresholds, previous.warned, tuning);
   const state: GuardState = warned.heap || warned.rss ? 'warn' : 'ok';
   const next: PolicyState =
-    state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss
+    state === previous.state && warned.heap === previous.warned.heap && warned.rss === previous.warned.rss && heldFrom === previous.heldFrom
       ? previous
-      : { state, warned };
+      : { state, warned, ...(heldFrom !== undefined && { heldFrom }) };
   return { state: next, decisions, thresholds, pressure, confirmHeap, held: shutdown !== undefined };
 }
 
@@ -187,9 +193,14 @@ export function evaluate(
  * heap in use because V8's trajectory left no time for a major GC, or V8 would abort before long
  * (the emergency rules, heap-decision.ts).
  */
-function cannotWait(reading: Reading, shutdown: Decision, line: number | undefined): boolean {
+function cannotWait(reading: Reading, shutdown: Decision, line: number | undefined, heldFrom: number): boolean {
   if (shutdown.grounds?.basis === 'in-use') return true;
-  return line !== undefined && heapEmergency(reading, line, -Infinity) !== undefined;
+  if (line === undefined) return false;
+  // Growth counts from the start of the wait only, as during a shutdown: the main module's own
+  // start-up (a dataset loaded at import, then a top-level await) is growth that may have ended,
+  // and the heap in use since is young garbage and the guard's own start. A leak that goes on
+  // brings V8's next major GC soon, and that GC's result shows it.
+  return heapEmergency(reading, line, heldFrom) !== undefined;
 }
 
 /**

@@ -37,9 +37,11 @@ export interface GcSummary {
   /** Whether that last major GC was one the guard ran itself to confirm a crossing. */
   lastMajorForced?: boolean;
   /**
-   * False when the observer heard of the last major GC too late for the heap read then to be its
-   * result (`gc.ts`, `LIVE_READ_MAX_DELAY_MS`): `oldGenLive` is then only an upper bound, and a
-   * decision on it needs a confirming GC.
+   * False when the last major GC's result is only an upper bound of what stays alive between
+   * the app's tasks (`gc.ts`, `LIVE_READ_MAX_DELAY_MS`): heard of too late (the GC ran in the
+   * middle of a task, whose temporaries it counted; or the heap was read after the task went on
+   * allocating), or reported by the sentinel, which cannot tell when the GC ran. A decision on
+   * it needs a confirming GC.
    */
   liveExact?: boolean;
   /** The whole heap in use right after the last major GC (old generation and young objects). */

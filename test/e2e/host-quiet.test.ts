@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runChild, why } from '../helpers/child';
 import { dist, REGISTER } from '../helpers/dist';
+import { freePort } from '../fixtures/telemetry/child';
 
 const HOST = join(__dirname, '..', 'fixtures', 'host');
 
@@ -18,7 +19,8 @@ describe('a parent that starts guarded children', () => {
   async function parent(extra: Record<string, string>): Promise<ChildReport> {
     const r = await runChild({
       args: [join(HOST, 'spawn-children.js')],
-      env: { NODE_OPTIONS: `--require ${REGISTER}`, ...extra },
+      // A port of its own: any other guarded test process on the default port would hold it.
+      env: { NODE_OPTIONS: `--require ${REGISTER}`, OOMGUARD_METRICS_PORT: String(await freePort()), ...extra },
       timeoutMs: 30_000,
     });
     expect(r.code, why(r)).toBe(0);

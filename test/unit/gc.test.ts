@@ -89,6 +89,31 @@ describe('GcTracker: the live set after each major GC', () => {
     expect(s.livePoints.map((p) => p.time)).toEqual([100]);
   });
 
+  it('a result read at the GC but heard of late (the GC ran mid-task) is a point of the trend, not a ground for a decision', () => {
+    const t = tracker();
+    t.recordMajor(sizes(50), 100);
+    t.recordMajor(sizes(80), 300, true, false);
+    const s = t.summary(300);
+    expect(s).toMatchObject({ oldGenLive: 80 * MiB, liveExact: false });
+    expect(s.livePoints.map((p) => p.time)).toEqual([100, 300]);
+  });
+
+  it("the sentinel's report is an upper bound (it cannot tell when the GC ran), and left out while the observer reports the same GCs", () => {
+    const t = tracker();
+    t.recordMajor(sizes(50), 100);
+    t.recordSentinelMajor(sizes(90));
+    expect(t.summary(200)).toMatchObject({ oldGenLive: 90 * MiB, liveExact: false });
+    expect(t.summary(200).livePoints.map((p) => p.live)).toEqual([50 * MiB]);
+    t.start();
+    try {
+      t.recordMajor(sizes(60), 300);
+      t.recordSentinelMajor(sizes(95));
+      expect(t.summary(300)).toMatchObject({ oldGenLive: 60 * MiB, liveExact: true });
+    } finally {
+      t.stop();
+    }
+  });
+
   it('forgets the live set, its trend and the replayed count after a pause in observing', () => {
     const t = tracker();
     t.recordForced({ end: 1000, duration: 100, sizes: sizes(120) });

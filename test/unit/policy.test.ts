@@ -251,12 +251,15 @@ describe('evaluate', () => {
       expect(drain(steps, [[1000, 80.5], [2000, 81]])).toEqual(['shutdown:heap:heap-threshold']);
     });
 
-    it('two ineffective mark-compacts: an emergency only while the app still allocates', () => {
+    it('two ineffective mark-compacts: an emergency only while the app allocates fast enough to fill the budget within the horizon', () => {
       // The last mark-compact ended at 10 100; 60 ms later the heap in use grew, or did not.
       const after = (inUse: number) =>
         reading({ time: 10_160, heapInUse: budget * inUse, oldGenInUse: budget * 0.82, heapSignal: budget * 0.82, gc: { ...gcAfter(budget * 0.82, 10_100), ineffectiveMajors: 2 } });
-      expect(run([heapAt(0.8), after(0.82)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
-      expect(run([heapAt(0.8), after(0.84)]).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold', 'emergency:heap:gc-thrash-emergency']);
+      const emergency = (inUse: number) => run([heapAt(0.8), after(inUse)]).actions.includes('emergency:heap:gc-thrash-emergency');
+      expect(emergency(0.82)).toBe(false); // no allocation
+      expect(emergency(0.82 + (6 * MiB * 0.06) / budget)).toBe(false); // 6 MB/s: seconds to the budget
+      expect(emergency(0.84)).toBe(false); // ~43 MB/s: 480 ms to go, the horizon is 4 GCs of ~105 ms
+      expect(emergency(0.9)).toBe(true); // ~210 MB/s: the budget within 60 ms
     });
 
     it('V8 counting ineffective mark-compacts: an emergency', () => {
@@ -277,6 +280,23 @@ describe('evaluate', () => {
       expect(e.decisions.map((d) => d.action)).toEqual(['warn']);
       expect(e.held).toBe(true);
       expect(e.state.state).toBe('warn');
+    });
+
+    it('growth that ended before the wait (a dataset loaded at import) does not end it; growth the major GCs show during it does', () => {
+      const loaded: [number, number][] = [[9_800, budget * 0.55], [10_000, budget * 0.85]];
+      // 120 ms after the last major GC, 7 MiB more in use (young garbage, the guard's own start).
+      const waiting = reading({ time: 10_120, heapInUse: budget * 0.85 + 7 * MiB, oldGenInUse: budget * 0.85 + 7 * MiB, heapSignal: budget * 0.85, gc: gcAfter(budget * 0.85, 10_000, loaded) });
+      const first = run([waiting], DEFAULTS, false);
+      expect(first.actions).toEqual(['warn:heap:heap-warn']);
+      expect(first.states[0]?.heldFrom).toBe(10_000);
+      // V8's next major GC says the live set still grows, fast enough to reach the budget soon.
+      const grew: [number, number][] = [...loaded, [10_250, budget * 0.92]];
+      const growing = reading({ time: 10_310, heapInUse: budget * 0.92 + 3 * MiB, oldGenInUse: budget * 0.92 + 3 * MiB, heapSignal: budget * 0.92, gc: gcAfter(budget * 0.92, 10_250, grew) });
+      expect(run([waiting, growing], DEFAULTS, false).actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);
+      // The same GC showing the live set flat: the wait goes on.
+      const flat: [number, number][] = [...loaded, [10_250, budget * 0.85]];
+      const calm = reading({ time: 10_310, heapInUse: budget * 0.85 + 3 * MiB, oldGenInUse: budget * 0.85 + 3 * MiB, heapSignal: budget * 0.85, gc: gcAfter(budget * 0.85, 10_250, flat) });
+      expect(run([waiting, calm], DEFAULTS, false).actions).toEqual(['warn:heap:heap-warn']);
     });
 
     it('a shutdown V8 trajectory says cannot wait does not', () => {
