@@ -5,9 +5,14 @@
 const http = require('node:http');
 const { readFileSync } = require('node:fs');
 
-/** Peak RSS, and from /proc/self/smaps the anonymous (private, heap-like) part of RSS now and the node binary's part. */
+/**
+ * Peak RSS of this program: `VmHWM` of /proc/self/status. Not `resourceUsage().maxRSS`: Linux
+ * carries the peak of the pre-exec copy of the parent into it (the bench process, 55-70 MiB), so
+ * every variant read the same number. Then from /proc/self/smaps the anonymous (private,
+ * heap-like) part of RSS now and the node binary's part.
+ */
 function memory() {
-  const out = { maxRssBytes: process.resourceUsage().maxRSS * 1024, rssBytes: process.memoryUsage.rss(), otelModules: 0 };
+  const out = { maxRssBytes: peakRss(), rssBytes: process.memoryUsage.rss(), otelModules: 0 };
   try {
     const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
     out.anonBytes = Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)?.[1]) * 1024;
@@ -28,6 +33,14 @@ function memory() {
   const v8 = require('node:v8');
   out.heapSpaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.physical_space_size]));
   return out;
+}
+
+function peakRss() {
+  try {
+    return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+  } catch {
+    return process.resourceUsage().maxRSS * 1024; // not Linux
+  }
 }
 
 const items = require('./items.cjs');

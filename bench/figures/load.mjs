@@ -77,8 +77,14 @@ export async function load(ctx) {
   ]);
   const def = ratios(rps.oomguard, base);
   const aa = ratios(rps.none2, rps.none);
-  // The A/A control's distance from 1 (median) is the noise the goal has to be read against.
-  const noise = Math.abs(median(aa) - 1);
+  // The noise the goal has to be read against: the A/A control's distance from 1 (median), or the
+  // standard error of a median of this many such ratios (1.253 sigma / sqrt(n), sigma from the
+  // interquartile range), whichever is larger. A median that landed near 1 by chance among
+  // ratios that spread by tens of percent is not a resolution of 1%.
+  const sorted = [...aa].sort((x, y) => x - y);
+  const quantile = (q) => sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
+  const standardError = (1.253 * ((quantile(0.75) - quantile(0.25)) / 1.349)) / Math.sqrt(sorted.length);
+  const noise = Math.max(Math.abs(median(aa) - 1), standardError);
   // A 1% goal can be judged only when two identical runs agree within 1%. Noisier than that, the
   // only verdict left is "clearly missed" (short of 99% by more than the noise); a median above
   // 1 is then noise too, not a finding.
@@ -91,7 +97,7 @@ export async function load(ctx) {
     '',
     table(['preload', 'req/s', 'req/s vs baseline', 'p99 ms', 'p99 vs baseline', 'app CPU us/request', 'CPU/request vs baseline'], rows),
     '',
-    `Goal: throughput >= 99% of no agent at the default poll. **${verdict}**: ${fmt(def, 3)} (at the 10 ms floor ${fmt(ratios(rps.oomguard10, base), 3)}; prom-client ${fmt(ratios(rps.promClient, base), 3)}). The A/A control (two identical no-agent runs) came out at ${fmt(aa, 3)}: its distance from 1 (${(noise * 100).toFixed(1)}%) is the resolution of this run: ${noise <= 0.01 ? 'fine enough to judge a 1% goal' : 'too coarse to judge a 1% goal, so only a miss larger than that would count, and figures above 1 are noise, not a speed-up'}.`,
+    `Goal: throughput >= 99% of no agent at the default poll. **${verdict}**: ${fmt(def, 3)} (at the 10 ms floor ${fmt(ratios(rps.oomguard10, base), 3)}; prom-client ${fmt(ratios(rps.promClient, base), 3)}). The A/A control (two identical no-agent runs) came out at ${fmt(aa, 3)}: its distance from 1, or the standard error of its median if larger (${(noise * 100).toFixed(1)}%), is the resolution of this run: ${noise <= 0.01 ? 'fine enough to judge a 1% goal' : 'too coarse to judge a 1% goal, so only a miss larger than that would count, and figures above 1 are noise, not a speed-up'}.`,
     '',
     `CPU per request (the app's \`process.cpuUsage()\` over the measured run, divided by the requests it served) does not count the time the app waits for a core, so other work on the machine moves it less than req/s (its own A/A control is given): with oomguard at the default poll the app spends ${fmt(cpuDef, 3)}x the baseline's CPU per request, which is ${(100 / median(cpuDef)).toFixed(1)}% of the baseline's throughput per CPU second (at the 10 ms floor ${fmt(ratios(cpuPerReq.oomguard10, baseCpu), 3)}x; A/A control ${fmt(cpuAa, 3)}x).`,
   ].join('\n');

@@ -190,8 +190,18 @@ export async function overhead(ctx) {
     : undefined;
   const t1 = tickShare(1);
   const t100 = tickShare(100);
-  const totalDefault = shares && t1 !== undefined ? Math.max(shares.gcFull, shares.httpFull) + t1 : undefined;
+  // An agent cannot make the app's work cheaper: a count below the no-agent one by more than the
+  // goal says the GC-heavy app's own GC work moved (the preload's heap shifts when V8 scavenges)
+  // by more than the agent's callbacks cost, and that app's counts do not resolve 1%.
+  const gcResolved = shares !== undefined && shares.gcGuard > -GOAL && shares.gcNear > -GOAL;
+  const totalDefault = shares && t1 !== undefined ? (gcResolved ? Math.max(shares.gcFull, shares.httpFull) : shares.httpFull) + t1 : undefined;
   const met = totalDefault === undefined ? undefined : totalDefault <= GOAL;
+  const caveats = [
+    gcResolved || !shares
+      ? ''
+      : ` The GC-heavy counts are not resolved: the guard alone came out ${pct(shares.gcGuard)} and ${pct(shares.gcNear)} near its line, below the app without an agent, so what moved is when V8 scavenges, not the agent's own work; the verdict rests on the HTTP app and the ticks.`,
+    ' The telemetry rows count the runtime instrumentation\'s event-loop-delay histogram too (`monitorEventLoopDelay`, a timer every 10 ms of wall time), which callgrind\'s ~50x slower clock multiplies per unit of work: for telemetry they are upper bounds.',
+  ].join('');
   const md = [
     `Per unit of work, in instructions (\`valgrind --tool=callgrind\`; each figure is the difference of two runs, ${'100 and 300'} batches of the GC-heavy app (bench/apps/gc-work.cjs: 4000 short-lived objects per batch, hundreds of scavenges per CPU second) and ${'200 and 600'} requests over keep-alive to the HTTP app (bench/apps/http-json.cjs), divided by the difference in work, so start-up and loading telemetry cancel out; \`OOMGUARD_POLL_INTERVAL=1h\`: under callgrind the clock runs ~50x slower and would add ticks that the work would not have had; telemetry started at once with \`OOMGUARD_TELEMETRY_DELAY=0s\`, never scraped):`,
     '',
@@ -208,7 +218,7 @@ export async function overhead(ctx) {
     `The A/A control (two identical no-agent runs) came out at ${fmt(aa, 3)}, ${(noise * 100).toFixed(1)}% from 1 in the median: ${noise <= GOAL ? 'fine enough to see 1%' : 'this machine, shared and loaded while the bench ran, cannot resolve 1% from whole-process CPU time (nor from throughput: figure 3), which is why the goal is judged on the counted figures above'}.`,
     '',
     shares
-      ? `Goal: the agent's own CPU at most 1% of the app's at the default poll, resolved. **${met ? 'Met' : 'Not met'}**: per unit of work the guard alone adds ${pct(shares.gcGuard)} (GC-heavy) and ${pct(shares.httpGuard)} (HTTP); near its line, with its GC observer on, ${pct(shares.gcNear)}; with telemetry (the runtime instrumentation observes every GC) ${pct(shares.gcFull)} and ${pct(shares.httpFull)}; plus ${t1 === undefined ? 'the ticks' : `${pct(t1)} for the ticks (${pct(t100)} at the 10 ms floor)`}.`
+      ? `Goal: the agent's own CPU at most 1% of the app's at the default poll, resolved. **${met ? 'Met' : 'Not met'}**: per unit of work the guard alone adds ${pct(shares.gcGuard)} (GC-heavy) and ${pct(shares.httpGuard)} (HTTP); near its line, with its GC observer on, ${pct(shares.gcNear)}; with telemetry (the runtime instrumentation observes every GC) ${pct(shares.gcFull)} and ${pct(shares.httpFull)}; plus ${t1 === undefined ? 'the ticks' : `${pct(t1)} for the ticks (${pct(t100)} at the 10 ms floor)`}.${caveats}`
       : '',
   ].join('\n');
   return {
@@ -218,6 +228,7 @@ export async function overhead(ctx) {
       result: shares ? `per GC-heavy batch +${pct(shares.gcFull)}, per request +${pct(shares.httpFull)} (defaults); guard alone +${pct(shares.gcGuard)}, +${pct(shares.httpGuard)}; ticks ${t1 === undefined ? 'n/a' : pct(t1)} (10 ms: ${t100 === undefined ? 'n/a' : pct(t100)})` : 'not counted (no callgrind)',
       goal: '<= 1% at default poll, resolved',
       met: met === undefined ? 'inconclusive' : met,
+      ...(shares && !gcResolved && { result: `per request +${pct(shares.httpFull)} (defaults), guard alone +${pct(shares.httpGuard)}; GC-heavy not resolved (guard alone ${pct(shares.gcGuard)}); ticks ${t1 === undefined ? 'n/a' : pct(t1)} (10 ms: ${t100 === undefined ? 'n/a' : pct(t100)})` }),
     },
   };
 }
