@@ -1,4 +1,4 @@
-// The benchmarks, in one command: `npm run bench` (full, about 40 minutes on 2 busy cores, most of
+// The benchmarks, in one command: `npm run bench` (full, about 30 minutes on 2 busy cores, most of
 // it instruction counts under callgrind) or `npm run bench -- --quick` (a few minutes, no
 // instruction counts). Writes BENCHMARKS.md at the repository root (or --out <file>).
 //   --quick            fewer runs and shorter loads, no instruction counts
