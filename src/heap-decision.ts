@@ -98,7 +98,7 @@ export function noTime(reading: Readonly<Reading>, line: number): boolean {
  * loaded at import, then a wait on a connection): a leak that goes on brings V8's next major GC
  * within that time, and with it a fresh point.
  */
-export function trajectoryCurrent(reading: Readonly<Reading>): boolean {
+function trajectoryCurrent(reading: Readonly<Reading>): boolean {
   const at = reading.gc.lastMajorAt;
   return at !== undefined && reading.time - at <= Math.max(TRAJECTORY_FRESH_MS, majorGcMs(reading));
 }

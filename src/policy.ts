@@ -6,6 +6,7 @@
  */
 import type {
   Decision,
+  Grounds,
   GuardState,
   Reading,
   ResolvedThresholds,
@@ -171,7 +172,7 @@ export function evaluate(
     const warn = thresholds[shutdown.signal].warn;
     const unannounced = !previous.warned[shutdown.signal] && warn !== undefined && shutdown.value >= warn;
     const decisions: Decision[] = unannounced
-      ? [{ action: 'warn', signal: shutdown.signal, value: shutdown.value, threshold: warn, reason: `${shutdown.signal}-warn` }, shutdown]
+      ? [{ action: 'warn', signal: shutdown.signal, value: shutdown.value, threshold: warn, reason: `${shutdown.signal}-warn`, ...(shutdown.grounds && { grounds: shutdown.grounds }) }, shutdown]
       : [shutdown];
     const warned = unannounced ? { ...previous.warned, [shutdown.signal]: true } : previous.warned;
     const state: PolicyState = { state: 'shutdown', warned, shutdownFrom: reading.gc.lastMajorAt ?? reading.time };
@@ -223,7 +224,9 @@ function warnings(
       const known = signal !== 'heap' || reading.gc.oldGenLive !== undefined;
       if (known && warn !== undefined && value >= warn) {
         warned[signal] = true;
-        decisions.push({ action: 'warn', signal, value, threshold: warn, reason: `${signal}-warn` });
+        // What it rested on, as for a shutdown: the major GC's result, or the memory reading.
+        const grounds: Grounds = signal === 'heap' ? heapGrounds(reading, thresholds.heap.shutdown ?? warn, 'live') : { basis: 'memory' };
+        decisions.push({ action: 'warn', signal, value, threshold: warn, reason: `${signal}-warn`, grounds });
       }
     } else if (warn === undefined || value < warn * (1 - tuning.hysteresis)) {
       // A warn line that disappeared (a limit went away) also clears the warning.

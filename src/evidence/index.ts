@@ -40,6 +40,13 @@ export interface EvidenceOptions {
 
 /** The evidence may take at most this share of the shutdown deadline; the hooks keep the rest. */
 export const EVIDENCE_DEADLINE_SHARE = 0.25;
+
+/**
+ * Growth is reported since the warn line only when that line was reached at least this long
+ * before the shutdown; a jump past both lines in one check compares the shutdown's reading with
+ * itself (a few KiB of noise, in which RSS pages can look like the biggest grower).
+ */
+export const GROWTH_MIN_SPAN_MS = 1000;
 /**
  * What reading the profile costs per MiB of old generation, for the estimate. It is one full GC:
  * 0.8-2 ms/MiB for 200-800 MiB heaps on a lightly loaded core of the development machine, and a
@@ -70,7 +77,10 @@ export class Evidence {
   readonly #now: () => number;
   #sampler: HeapSampler | undefined;
   #samplingError: string | undefined;
-  #baseline: { memory: MemoryByKind; since: 'warn' | 'start' } | undefined;
+  /** Memory by kind when the guard started (after the app's start-up code). */
+  #startBase: MemoryByKind | undefined;
+  /** Memory by kind when the heap in use first reached the warn line, or at the warning. */
+  #warnBase: MemoryByKind | undefined;
   #profile: SamplingProfile | undefined;
   #startTimer: NodeJS.Immediate | undefined;
 
@@ -86,8 +96,7 @@ export class Evidence {
   start(): void {
     this.#startTimer = setImmediate(() => {
       this.#startTimer = undefined;
-      const memory = readMemoryByKind(this.#now());
-      if (memory && !this.#baseline) this.#baseline = { memory, since: 'start' };
+      this.#startBase ??= readMemoryByKind(this.#now());
       if (this.#opts.sampling === 'always') this.#startSampling();
     });
     this.#startTimer.unref();
@@ -108,24 +117,18 @@ export class Evidence {
    */
   onReading(heapInUse: number, heapWarnLine: number | undefined): void {
     if (heapWarnLine === undefined || heapInUse < heapWarnLine) return;
-    if (this.#baseline === undefined) {
-      const memory = readMemoryByKind(this.#now());
-      if (memory) this.#baseline = { memory, since: 'warn' };
-    }
+    this.#warnBase ??= readMemoryByKind(this.#now());
     if (this.#opts.sampling !== 'off') this.#startSampling();
   }
 
   /** A warn line crossed: baseline and sampling from here. A recovery ends the episode. */
   onEvent(event: PressureEvent): void {
     if (event.level === 'ok') {
-      if (this.#baseline?.since === 'warn') this.#baseline = undefined;
+      this.#warnBase = undefined;
       return;
     }
     if (event.level !== 'warn') return;
-    if (this.#baseline?.since !== 'warn') {
-      const memory = readMemoryByKind(this.#now());
-      if (memory) this.#baseline = { memory, since: 'warn' };
-    }
+    this.#warnBase ??= readMemoryByKind(this.#now());
     if (this.#opts.sampling !== 'off') this.#startSampling();
   }
 
@@ -139,8 +142,12 @@ export class Evidence {
     const evidence: ShutdownEvidence = { topSites: [], sampledBytes: 0, ms: 0 };
     const memory = readMemoryByKind(started);
     if (memory) {
-      const base = this.#baseline ?? { memory: emptyBaseline(started - process.uptime() * 1000), since: 'start' as const };
-      evidence.growth = memoryGrowth(base.memory, memory, base.since);
+      // A warn line crossed a moment ago (a leak past both lines in one check) says nothing
+      // about what grew: the growth is then the whole run's.
+      const warn = this.#warnBase && started - this.#warnBase.time >= GROWTH_MIN_SPAN_MS ? this.#warnBase : undefined;
+      evidence.growth = warn
+        ? memoryGrowth(warn, memory, 'warn')
+        : memoryGrowth(this.#startBase ?? emptyBaseline(started - process.uptime() * 1000), memory, 'start');
     }
     const sampler = this.#sampler;
     if (sampler?.since !== undefined) {

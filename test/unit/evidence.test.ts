@@ -8,6 +8,7 @@ import { memoryGrowth, type MemoryByKind } from '../../src/evidence/growth';
 import { headline, terminationMessage, TERMINATION_MESSAGE_BYTES, type ShutdownEvidence } from '../../src/evidence/report';
 import { writeTerminationLog } from '../../src/evidence/termination-log';
 import { writeHeapProfile } from '../../src/evidence/heapprofile';
+import { Evidence, GROWTH_MIN_SPAN_MS } from '../../src/evidence/index';
 import { parseHeapSampling, parsePath } from '../../src/parsers';
 import { tempDir } from '../helpers/child';
 import type { PressureEvent } from '../../src/types';
@@ -146,6 +147,25 @@ describe('memoryGrowth', () => {
 
 const event = { level: 'shutdown', signal: 'heap', reason: 'heap-threshold', value: 100 * MiB, threshold: 96 * MiB, pressure: 1.04 } as PressureEvent;
 const site = (fn: string, share: number) => ({ function: fn, file: '/app/a.js', line: 3, column: 7, bytes: Math.round(share * 10 * MiB), share });
+
+describe('the growth baseline', () => {
+  it('is the warn line once it was reached a while before the shutdown, the start when both lines were crossed at once', async () => {
+    let now = 1_000;
+    const ev = new Evidence({ sampling: 'off', heapBudget: 256 * MiB, profileDir: undefined, terminationLog: undefined, exitCode: 2, log: () => undefined, now: () => now });
+    ev.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    now = 5_000;
+    ev.onEvent({ ...event, level: 'warn', reason: 'heap-warn' });
+    expect(ev.summarize(event, 10_000).growth?.since).toBe('start');
+    now = 5_000 + GROWTH_MIN_SPAN_MS;
+    expect(ev.summarize(event, 10_000).growth?.since).toBe('warn');
+    // A recovery ends the episode: the next jump past both lines is measured from the start again.
+    ev.onEvent({ ...event, level: 'ok', reason: 'heap-recovered' });
+    ev.onEvent({ ...event, level: 'warn', reason: 'heap-warn' });
+    expect(ev.summarize(event, 10_000).growth?.since).toBe('start');
+    ev.stop();
+  });
+});
 
 describe('the evidence in words', () => {
   it('opens the termination message with the reason, then the top site, the ranking, the growth and the profile', () => {

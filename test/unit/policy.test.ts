@@ -110,6 +110,14 @@ describe('evaluate', () => {
     expect(states.map((s) => s.state)).toEqual(['ok', 'shutdown', 'shutdown', 'shutdown', 'shutdown']);
   });
 
+  it('says what a warning rested on, as a shutdown does: the major GC result for the heap, the reading for memory', () => {
+    const heap = actionsOf(heapAt(0.72)).decisions.find((d) => d.action === 'warn');
+    expect(heap?.grounds).toMatchObject({ basis: 'live', confirmedBy: 'v8', liveAfterMajor: Math.ceil(budget * 0.72) });
+    const limit = 512 * MiB;
+    const rss = actionsOf(reading({ memoryLimit: limit, memorySignal: limit * 0.85, rss: limit * 0.85 })).decisions.find((d) => d.action === 'warn');
+    expect(rss?.grounds).toEqual({ basis: 'memory' });
+  });
+
   it('announces a jump past both lines in one check: the warning comes first, on the same reading, and only once', () => {
     const jump = run([heapAt(0.5), heapAt(0.9)]);
     expect(jump.actions).toEqual(['warn:heap:heap-warn', 'shutdown:heap:heap-threshold']);

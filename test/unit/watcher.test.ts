@@ -180,7 +180,7 @@ describe('Watcher: a confirming GC and the main module', () => {
     clock.advance(0);
     expect(asked).toEqual([[Math.floor(0.8 * BUDGET), 'urgent']]);
     expect(sampledAt).toHaveLength(3); // the prime, the check, the fresh reading after the GC
-    expect(decisions.map((d) => [d.action, d.grounds?.confirmedBy])).toEqual([['warn', undefined], ['shutdown', 'v8']]);
+    expect(decisions.map((d) => [d.action, d.grounds?.confirmedBy])).toEqual([['warn', 'v8'], ['shutdown', 'v8']]);
   });
 
   it('holds a shutdown until the main module is evaluated, looking at the shutdown cadence meanwhile', () => {
