@@ -194,12 +194,14 @@ export async function overhead(ctx) {
   // goal says the GC-heavy app's own GC work moved (the preload's heap shifts when V8 scavenges)
   // by more than the agent's callbacks cost, and that app's counts do not resolve 1%.
   const gcResolved = shares !== undefined && shares.gcGuard > -GOAL && shares.gcNear > -GOAL;
+  const httpResolved = shares !== undefined && shares.httpGuard > -GOAL && shares.httpFull > -GOAL;
   const totalDefault = shares && t1 !== undefined ? (gcResolved ? Math.max(shares.gcFull, shares.httpFull) : shares.httpFull) + t1 : undefined;
-  const met = totalDefault === undefined ? undefined : totalDefault <= GOAL;
+  // Neither app resolved: no verdict, whatever the numbers say.
+  const met = totalDefault === undefined ? undefined : !gcResolved && !httpResolved ? 'inconclusive' : totalDefault <= GOAL;
   const caveats = [
     gcResolved || !shares
       ? ''
-      : ` The GC-heavy counts are not resolved: the guard alone came out ${pct(shares.gcGuard)} (${pct(shares.gcNear)} near its line), and an agent cannot make the app's work cheaper, so what moved is when V8 scavenges, not the agent's own work; the verdict rests on the HTTP app and the ticks.`,
+      : httpResolved ? ` The GC-heavy counts are not resolved:` : ` Neither app's counts are resolved in this run (the HTTP app's came out ${pct(shares.httpGuard)} for the guard alone, below the app without an agent too): no verdict.` + ` The GC-heavy counts are not resolved: the guard alone came out ${pct(shares.gcGuard)} (${pct(shares.gcNear)} near its line), and an agent cannot make the app's work cheaper, so what moved is when V8 scavenges, not the agent's own work; the verdict rests on the HTTP app and the ticks.`,
     ' The telemetry rows count the runtime instrumentation\'s event-loop-delay histogram too (`monitorEventLoopDelay`, a timer every 10 ms of wall time), which callgrind\'s ~50x slower clock multiplies per unit of work: for telemetry they are upper bounds.',
   ].join('');
   const md = [
@@ -218,7 +220,7 @@ export async function overhead(ctx) {
     `The A/A control (two identical no-agent runs) came out at ${fmt(aa, 3)}, ${(noise * 100).toFixed(1)}% from 1 in the median: ${noise <= GOAL ? 'fine enough to see 1%' : 'this machine, shared and loaded while the bench ran, cannot resolve 1% from whole-process CPU time (nor from throughput: figure 3), which is why the goal is judged on the counted figures above'}.`,
     '',
     shares
-      ? `Goal: the agent's own CPU at most 1% of the app's at the default poll, resolved. **${met === undefined ? 'Not judged (figure 1 did not run)' : met ? 'Met' : 'Not met'}**: per unit of work the guard alone adds ${pct(shares.gcGuard)} (GC-heavy) and ${pct(shares.httpGuard)} (HTTP); near its line, with its GC observer on, ${pct(shares.gcNear)}; with telemetry (the runtime instrumentation observes every GC) ${pct(shares.gcFull)} and ${pct(shares.httpFull)}; plus ${t1 === undefined ? 'the ticks' : `${pct(t1)} for the ticks (${pct(t100)} at the 10 ms floor)`}.${caveats}`
+      ? `Goal: the agent's own CPU at most 1% of the app's at the default poll, resolved. **${met === undefined ? 'Not judged (figure 1 did not run)' : met === 'inconclusive' ? 'Inconclusive: the counts do not resolve 1% here' : met ? 'Met' : 'Not met'}**: per unit of work the guard alone adds ${pct(shares.gcGuard)} (GC-heavy) and ${pct(shares.httpGuard)} (HTTP); near its line, with its GC observer on, ${pct(shares.gcNear)}; with telemetry (the runtime instrumentation observes every GC) ${pct(shares.gcFull)} and ${pct(shares.httpFull)}; plus ${t1 === undefined ? 'the ticks' : `${pct(t1)} for the ticks (${pct(t100)} at the 10 ms floor)`}.${caveats}`
       : '',
   ].join('\n');
   return {
