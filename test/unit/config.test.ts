@@ -37,7 +37,6 @@ describe('defaults', () => {
         logs: { otlp: false, console: false, protocol: 'http/protobuf' },
       },
       instrumentations: ['runtime', 'host'],
-      telemetryDelayMs: 5000,
     });
   });
 
