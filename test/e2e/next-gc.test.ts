@@ -109,7 +109,12 @@ describe.each(nodeMatrix().flatMap((n) => SOURCES.map((s) => ({ ...n, ...s }))))
       // What the guard said after this GC: the L it read (a few ms later, so within 2% or 1 MiB).
       const after = told.find((g) => Math.abs(g.L! - v8.oldSize) <= Math.max(0.02 * v8.oldSize, 1048576));
       expect(after, `no estimate after the GC that left ${v8.oldSize} B (V8 limit ${v8.limit} B); the guard said ${JSON.stringify(told)}`).toBeDefined();
-      expect(Math.abs(after!.nextGc! - v8.limit) / v8.limit, `L=${after!.L} estimate=${after!.nextGc} V8=${v8.limit}`).toBeLessThanOrEqual(0.05);
+      // Within 5%, or the documented gap (docs/metrics.md, "How close"): V8 lowered its growing
+      // factor below the maximum the estimate uses (never under 1.1), and the estimate is an
+      // upper bound of V8's limit.
+      const within = Math.abs(after!.nextGc! - v8.limit) / v8.limit <= 0.05;
+      const lowered = after!.nextGc! > v8.limit && v8.limit >= 1.1 * v8.oldSize;
+      expect(within || lowered, `L=${after!.L} estimate=${after!.nextGc} V8=${v8.limit}`).toBe(true);
     }
   });
 });
