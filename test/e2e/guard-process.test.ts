@@ -3,12 +3,13 @@
  * configuration errors, the disabled agent. Real children, pinned env, bounded time.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runChild, tempDir, why } from '../helpers/child';
 import { dist, ROOT } from '../helpers/dist';
+import { freePort } from '../fixtures/telemetry/child';
 
 const FIX = join(__dirname, '..', 'fixtures', 'core');
 const LEAK = join(FIX, 'leak.js');
@@ -16,15 +17,6 @@ const tmp = tempDir();
 afterAll(() => tmp.remove());
 let n = 0;
 const marker = () => join(tmp.dir, `marker-${++n}.json`);
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 async function portOpen(port: number): Promise<boolean> {
   const sock = connect(port, '127.0.0.1');

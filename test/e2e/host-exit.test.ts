@@ -13,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { pinnedEnv, runChild, tempDir, why } from '../helpers/child';
 import { REGISTER } from '../helpers/dist';
 import { nodeMatrix } from '../helpers/node-matrix';
+import { freePort } from '../fixtures/telemetry/child';
 
 const CORE = join(__dirname, '..', 'fixtures', 'core');
 const HOST = join(__dirname, '..', 'fixtures', 'host');
@@ -20,15 +21,6 @@ const tmp = tempDir();
 afterAll(() => tmp.remove());
 let n = 0;
 const logFile = () => join(tmp.dir, `log-${++n}.txt`);
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 /** A collector that accepts connections and never answers (a stuck sidecar, a black-holed route), or resets them. */
 interface BlackHole {

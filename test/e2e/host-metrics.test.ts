@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pinnedEnv } from '../helpers/child';
 import { REGISTER } from '../helpers/dist';
+import { freePort } from '../fixtures/telemetry/child';
 
 const APP = join(__dirname, '..', 'fixtures', 'host', 'app-metrics.js');
 
@@ -35,15 +36,6 @@ function start(env: Record<string, string>): App {
   const app = { proc, stderr: () => stderr, exited };
   apps.push(app);
   return app;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
 }
 
 async function isOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
