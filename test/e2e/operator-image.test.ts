@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -64,7 +64,15 @@ afterAll(async () => {
 
 beforeAll(() => {
   dist('register.js');
-  node = imageNode();
+  // The image's own node binary: staged beside /srv, since the checkout (and the test matrix's
+  // binaries in it) may sit under a directory uid 1000 cannot enter (a clone in `mktemp -d`, 0700).
+  node = join(tmp.dir, 'node');
+  try {
+    linkSync(imageNode(), node);
+  } catch {
+    copyFileSync(imageNode(), node);
+  }
+  chmodSync(node, 0o755);
   // The image: /srv root-owned 0755 with oomguard installed from its packed tarball, the demo
   // copied in (root-owned), the data directory made by the Dockerfile's RUN line.
   chmodSync(tmp.dir, 0o755);
