@@ -1,35 +1,63 @@
 /**
- * The running guard, as an orchestrator only: it wires config -> GC tracker + sampler ->
- * watcher -> events, starts them and stops them. What each part does lives in its own file:
- * sampling (sampler.ts), deciding (policy.ts), when to look (watcher.ts, cadence.ts), when to
- * observe or force GCs (heap-probe.ts), what a decision becomes (events.ts), shadow mode
- * (observe.ts), the process tree (parent.ts, launcher.ts, process-tree.ts), telemetry (telemetry/),
- * the optional native part (native-guard.ts).
+ * The agent's lifecycle: when each part of the guard is loaded and started, and stopped again.
  *
- * Nothing here runs on import. `Agent.start()` installs the native part's V8 callbacks when it
- * loads, a timer, a GC observer and (later) the telemetry; `Agent.stop()` removes all of it.
+ * `NODE_OPTIONS` puts the preload into every node process a container starts (npm, build tools,
+ * short CLIs, every child), so what the preload does before the app's first line is paid by all
+ * of them, most of which never need a guard. Hence three steps, each paid only by the processes
+ * that get there:
+ *
+ * 1. `start()`, in the preload: two unref'd timers, the parent mark, and what can only be done
+ *    before the app's first line: the native part's near-heap-limit callback (a runaway in the
+ *    main module itself ends in it), the GC function of the guard's own (V8 flags must not
+ *    change once workers may exist; gc.ts) and the watch for the main module (main-module.ts).
+ * 2. The first turn of the event loop (or the first `status()`/`reading()`, or a callback of the
+ *    native part): the guard itself (guard.ts: heap budget, cgroup, sampler, watcher, GC
+ *    tracker, events; one more module) is loaded and armed, and takes its first reading. A
+ *    process that ends without turning its event loop (`node -e 0`, a synchronous CLI) never
+ *    loads it: the guard acts from timers and GC callbacks, which only run on a turning loop.
+ * 3. `telemetryDelayMs` later (default 5 s, `OOMGUARD_TELEMETRY_DELAY`), or at the first warning,
+ *    whichever comes first: telemetry (the OTel SDK, exporters, the `/metrics` server: 100-400 ms
+ *    of loading and most of the agent's memory). A process that ends sooner would not have been
+ *    scraped anyway: Prometheus scrapes every 15-60 s.
+ *
+ * Every timer here is unref'd: none of them ever keeps a process alive or delays its exit.
  */
-import type { Config, Snapshot, ThresholdSpec } from './types';
-import { formatBytes } from './units';
-import { Sampler, type MemoryLimit } from './sampler';
-import { systemClock, Watcher } from './watcher';
-import { MainModule } from './main-module';
+import type { Config, Snapshot } from './types';
 import type { Shutdown } from './shutdown';
-import { processHeapBudget, type HeapBudget } from './heap';
-import { exposedGc, GcTracker, majorGcTrigger, readSpaces } from './gc';
-import { MajorGcSentinel } from './major-gc';
-import { HeapProbe } from './heap-probe';
-import { openCgroup, type CgroupHandle } from './cgroup';
-import { Events, type PressureListener } from './events';
-import { Evidence } from './evidence';
+import type { HeapBudget } from './heap';
+import type { MemoryLimit } from './sampler';
+import type { PressureListener } from './events';
 import type { TelemetryHandle } from './telemetry';
+import type { Guard } from './guard';
+import type { AgentLog } from './log';
+import type { Clock } from './watcher';
+import { MainModule } from './main-module';
 import { inheritedParentPid, markAsParent, unmarkAsParent } from './parent';
 import { ProcessRole } from './launcher';
-import { ContainerOwnership, limitScope, procSource } from './process-tree';
-import { ObserveGate } from './observe';
+import { exposedGc, majorGcTrigger, readSpaces } from './gc';
+import { MajorGcSentinel } from './major-gc';
+import { NativeGuard } from './native-guard';
+import { normalizeLimit } from './cgroup';
 import { safe } from './safely';
-import { NativeGuard, nearLimitEvent } from './native-guard';
-import type { AgentLog } from './log';
+
+/**
+ * Telemetry's code. The build bundles the OpenTelemetry SDK with it into one file
+ * (dist/telemetry/bundle.js, scripts/build.mjs): it loads in about half the CPU time and ~9 MiB
+ * less RSS than the SDK's ~200 files (BENCHMARKS.md, figure 11). The OTLP exporters are chosen
+ * by protocol at run time and come as packages that bring their own copy of the SDK, so with
+ * OTLP on the SDK is loaded as packages too, once (dist/telemetry/index.js).
+ */
+function telemetryModule(config: Config): typeof import('./telemetry') {
+  const otlp = config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
+  if (!otlp) {
+    try {
+      return require('./telemetry/bundle') as typeof import('./telemetry');
+    } catch {
+      // A build without the bundle (the sources run directly): the packages.
+    }
+  }
+  return require('./telemetry') as typeof import('./telemetry');
+}
 
 export interface AgentDeps {
   /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
@@ -43,190 +71,181 @@ export interface AgentDeps {
   preloaded?: boolean;
 }
 
+/**
+ * Unref'd timers for the main-module watch; its "next turn" a 0 ms timer, as the guard's own
+ * (guard.ts, promptClock): an unref'd setImmediate could wait for the next timer or I/O event.
+ */
+const preloadClock: Pick<Clock, 'setTimeout' | 'setImmediate'> = {
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer), refresh: () => void timer.refresh() };
+  },
+  setImmediate(fn) {
+    const timer = setTimeout(fn, 0);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
 export class Agent {
   readonly config: Config;
-  readonly heapBudget: HeapBudget;
-  readonly #log: AgentLog;
-  readonly #gc: GcTracker;
-  readonly #majors: MajorGcSentinel;
-  readonly #sampler: Sampler;
-  readonly #watcher: Watcher;
-  readonly #cgroup: CgroupHandle | undefined;
-  readonly #role: ProcessRole;
-  readonly #observe: ObserveGate | undefined;
-  readonly #events: Events;
-  /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
-  #native: NativeGuard | undefined;
-  readonly #evidence: Evidence;
-  readonly #main = new MainModule({ clock: systemClock });
-  /** Started by the preload (before the app's main module), not by the app's own `start()`. */
-  readonly #preloaded: boolean;
+  readonly #deps: AgentDeps;
+  #started = false;
+  #stopped = false;
+  #guard: Guard | undefined;
+  #armTimer: NodeJS.Timeout | undefined;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
-  #telemetryTimer: NodeJS.Immediate | undefined;
-  #snapshot: Snapshot | undefined;
+  #telemetryTimer: NodeJS.Timeout | undefined;
   /** The guarded parent's pid, when this process was started by one (parent.ts). */
   readonly #parentPid: string | undefined;
+  /** A launcher (npm, a cluster primary) leaves the container's memory and the port to the app (launcher.ts). */
+  readonly #role: ProcessRole;
+  /** The guard's own major GC, obtained in the preload or never (see `AgentDeps.preloaded`). */
+  #forceGc: (() => void) | undefined;
+  /** V8's near-heap-limit and major-GC callbacks (docs/native.md), from `start()` to `stop()`. */
+  #native: NativeGuard | undefined;
+  /** When the app's main module has been evaluated: the first shutdown waits for it. */
+  readonly #main = new MainModule({ clock: preloadClock });
+  /**
+   * Every major GC, at any heap size, without the observer's cost per scavenge: an upper bound of
+   * what it left alive and V8's next limit (`oomguard.heap.next_gc`), in the JavaScript mode. From the preload
+   * on: the heap decisions weigh the live set's trajectory, and the main module's own major GCs
+   * (a cache filled at start-up) are its first points. The first one arms the guard.
+   */
+  readonly #majors = new MajorGcSentinel({ onMajor: () => this.#armed().gcTracker.recordSentinelMajor(readSpaces()) });
 
   constructor(config: Config, deps: AgentDeps) {
     this.config = config;
-    this.#log = deps.log;
-    this.#preloaded = deps.preloaded ?? false;
+    this.#deps = deps;
     this.#parentPid = inheritedParentPid(process.env, process.pid);
-    this.heapBudget = processHeapBudget();
-    this.#gc = new GcTracker({
-      heapBudget: this.heapBudget.bytes,
-      // A major GC is when the heap signal moves, and near the limit they come faster than any
-      // sensible poll: check right away.
-      onMajor: () => this.#watcher.check('gc'),
-    });
-    // Every major GC, at any heap size, without the observer's cost per scavenge: an upper bound
-    // of what it left alive and V8's next limit (`oomguard.heap.next_gc`). Near the line the
-    // observer reports them, with their timing, instead.
-    this.#majors = new MajorGcSentinel({ onMajor: () => this.#gc.recordSentinelMajor(readSpaces()) });
-    // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
-    // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
-    // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24
-    // and 26, medians under load: BENCHMARKS.md, figure 10).
-    const wantsGc = config.heapThreshold.kind !== 'off';
-    const forceGc = deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
-    const probe = new HeapProbe({ heapBudget: this.heapBudget.bytes, gc: this.#gc, gcTrigger: () => forceGc, majorsReported: () => this.#majors.armed });
-    this.#cgroup = safe(() => openCgroup());
     this.#role = new ProcessRole();
-    this.#sampler = new Sampler({
-      heapBudget: this.heapBudget.bytes,
-      gc: this.#gc,
-      cgroup: this.#cgroup,
-      constrainedMemory: typeof process.constrainedMemory === 'function' ? () => process.constrainedMemory() : undefined,
-      ownsContainer: this.#ownership(),
-    });
-    this.#observe = config.action === 'observe' ? new ObserveGate() : undefined;
-    this.#evidence = new Evidence({
-      sampling: config.heapSampling,
-      heapBudget: this.heapBudget.bytes,
-      profileDir: config.profileDir,
-      terminationLog: config.terminationLog,
-      exitCode: config.exitCode,
-      log: deps.log,
-    });
-    this.#events = new Events({ ...deps, config, telemetry: () => this.#ensureTelemetry(), evidence: this.#evidence });
-    this.#watcher = new Watcher({
-      config,
-      sample: () => this.#sampler.sample(),
-      evaluate: this.#observe?.evaluate,
-      onEvaluation: (reading, evaluation) => {
-        // Once shutting down, the snapshot stays the reading the guard acted on, so the final
-        // export reports it; the checks that run during the shutdown (the evidence's GC starts
-        // one) only look for an emergency.
-        if (this.#snapshot?.state !== 'shutdown' || this.#observe) {
-          this.#snapshot = { reading, thresholds: evaluation.thresholds, state: evaluation.state.state, pressure: evaluation.pressure };
-          if (this.#observe) this.#snapshot.observedShutdowns = this.#observe.count;
-        }
-        this.#native?.setMemoryLimit(reading.memoryLimit);
-        this.#evidence.onReading(reading.heapInUse, evaluation.thresholds.heap.warn);
-        // The native part reports every mark-compact itself: no `gc` PerformanceObserver then.
-        if (!this.#native?.observesGc) probe.follow(reading, evaluation.thresholds.heap.shutdown, evaluation.state.state);
-      },
-      onDecision: (decision, reading, evaluation) => this.#events.onDecision(decision, reading, evaluation),
-      onError: (err) => this.#log(`oomguard: check failed: ${String(err)}`, 'error'),
-      confirmHeap: (reading, line, urgency) => probe.confirm(reading, line, urgency),
-      mainReady: () => this.#main.ready,
-    });
   }
 
-  /**
-   * Who acts on the container's working set (process-tree.ts): among the processes of the cgroup
-   * that has the limit, the one the kernel's OOM killer would pick, launchers passed over.
-   */
-  #ownership(): ((now: number, workingSet: number, limit: number | undefined) => boolean) | undefined {
-    const cgroup = this.#cgroup;
-    if (!cgroup) return undefined;
-    const ownership = new ContainerOwnership({
-      pid: process.pid,
-      source: procSource(() => limitScope(this.#sampler.memoryLimit().from, cgroup.top)),
-      launcher: () => this.#role.launcher,
-      knownLaunchers: () => this.#role.knownLaunchers(),
-      rss: () => safe(() => process.memoryUsage.rss()),
-    });
-    return (now, workingSet, limit) => ownership.owns(now, workingSet, limit);
+  /** The heap budget (arms the guard if it is not yet). */
+  get heapBudget(): HeapBudget {
+    return this.#armed().heapBudget;
   }
 
-  /** The memory limit the sampler sees, and where it came from (for `doctor` and telemetry). */
+  /** The memory limit the sampler sees, and where it came from (arms the guard if it is not yet). */
   memoryLimit(): MemoryLimit {
-    return this.#sampler.memoryLimit();
+    return this.#armed().memoryLimit();
   }
 
-  /** The last reading the policy decided on, with its thresholds and state. */
+  /** The last reading the policy decided on, with its thresholds and state (arms the guard if it is not yet). */
   snapshot(): Snapshot | undefined {
-    return this.#snapshot;
+    if (!this.running) return undefined;
+    return this.#armed().snapshot();
   }
 
+  /** From `start()` until `stop()` (or until an emergency exit took over). */
   get running(): boolean {
-    return this.#watcher.running;
+    return this.#started && !this.#stopped && (this.#guard?.running ?? true);
   }
 
   start(): void {
+    if (this.#started) return;
+    this.#started = true;
     // Child node processes inherit NODE_OPTIONS, so they run a guard of their own and try the
     // same metrics port: the mark tells their telemetry that this is expected (parent.ts). A
     // package manager leaves the port to the app it starts, so it does not claim to hold it.
     if (!this.#role.byScript) markAsParent(process.env, process.pid);
-    for (const line of unreachableLines(this.config, this.heapBudget.bytes, this.#sampler.memoryLimit().bytes)) this.#log(line);
+    // Obtained once, now: V8 flags must not be flipped once workers may exist. Only the heap
+    // line asks for a GC of the guard's own (policy.ts, confirmHeap): without one, none is made
+    // (creating the context for it costs 1.5-2 ms and ~400 KiB of heap at start-up on Node 24
+    // and 26, medians under load: BENCHMARKS.md).
+    const wantsGc = this.config.heapThreshold.kind !== 'off';
+    this.#forceGc = this.#deps.preloaded && wantsGc ? majorGcTrigger() : exposedGc();
     // Shadow mode promises not to act, and the native part's one job is to act at V8's limit: it
     // stays off there, and the process meets V8's limit as it would without the guard.
-    if (this.config.action !== 'observe') this.#native ??= this.#startNative();
+    if (this.config.action !== 'observe') this.#native = this.#startNative();
     // The native part reports every mark-compact itself; the sentinel is the JavaScript mode's.
     if (!this.#native?.observesGc) this.#majors.start();
-    // Before the watcher: under a preload the main module is not resolved yet (main-module.ts).
-    // Only a preload runs before the main module; an app that calls start() itself is already in
-    // it and registers its hooks next to that call, so there is nothing to wait for.
-    if (this.#preloaded) this.#main.start(() => this.#watcher.check('main'));
+    // Under a preload the main module is not resolved yet (main-module.ts). Only a preload runs
+    // before the main module; an app that calls start() itself is already in it and registers
+    // its hooks next to that call, so there is nothing to wait for.
+    if (this.#deps.preloaded) this.#main.start(() => void this.#armed().check('main'));
     else this.#main.stop();
-    this.#watcher.start(); // its first reading decides whether GCs are observed yet
-    this.#evidence.start();
-    if (this.config.sdkDisabled || this.#telemetry || this.#telemetryTimer) return;
-    // Telemetry (the OTel SDK, exporters, an HTTP server) costs ~100+ ms to load: bring it up
-    // after the app's own start-up code has run, never before the guard is armed.
-    this.#telemetryTimer = setImmediate(() => this.#ensureTelemetry());
+    if (this.config.heapThreshold.kind === 'bytes' || this.config.rssThreshold.kind === 'bytes') {
+      // Whether a size can ever be reached depends on the heap budget and the memory limit, and
+      // the operator should read it with the other configuration lines, before the app's first
+      // line (guard.ts): such a configuration arms the guard right away.
+      this.#armed();
+    } else {
+      // A 0 ms timer runs on the first turn of the loop after the main module; an unref'd
+      // setImmediate could wait for the next timer or I/O event (guard.ts, promptClock).
+      this.#armTimer = setTimeout(() => {
+        this.#armTimer = undefined;
+        this.#armed();
+      }, 0);
+      this.#armTimer.unref();
+    }
+    if (this.config.sdkDisabled) return;
+    this.#telemetryTimer = setTimeout(() => void this.#ensureTelemetry(), this.config.telemetryDelayMs);
     this.#telemetryTimer.unref();
   }
 
   async stop(): Promise<void> {
-    this.#watcher.stop();
+    this.#stopped = true;
+    if (this.#armTimer) clearTimeout(this.#armTimer);
+    this.#armTimer = undefined;
+    this.#guard?.stop();
     this.#main.stop();
-    this.#gc.stop();
-    this.#role.stop();
+    this.#majors.stop();
     this.#native?.stop();
     this.#native = undefined;
-    this.#evidence.stop();
-    this.#majors.stop();
+    this.#role.stop();
     unmarkAsParent(process.env, process.pid, this.#parentPid);
-    if (this.#telemetryTimer) clearImmediate(this.#telemetryTimer);
+    if (this.#telemetryTimer) clearTimeout(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
     const telemetry = await this.#telemetry;
     this.#telemetry = undefined;
     await telemetry?.shutdown().catch(() => undefined);
-    safe(() => this.#cgroup?.close());
+  }
+
+  /** The guard, loaded and started now if the event loop has not turned yet. */
+  #armed(): Guard {
+    if (!this.#guard) {
+      const { Guard } = require('./guard') as typeof import('./guard');
+      this.#guard = new Guard(this.config, {
+        ...this.#deps,
+        role: this.#role,
+        forceGc: this.#forceGc,
+        native: this.#native,
+        mainReady: () => this.#main.ready,
+        majors: this.#majors,
+        telemetry: () => this.#ensureTelemetry(),
+      });
+      if (!this.#stopped) this.#guard.start();
+    }
+    return this.#guard;
   }
 
   /**
-   * The native part, before the first reading (which decides whether the `gc` observer is
-   * needed), or the JavaScript mode when it is off or does not load. At V8's heap limit it starts
-   * the `heap-limit` shutdown on a reading taken then (events.ts).
+   * The native part, installed in the preload so that a runaway in the main module ends in its
+   * near-heap-limit callback; its callbacks arm the guard if it is not yet. Until the guard reads
+   * the cgroup, the reserve is capped by `process.constrainedMemory()`. Without the addon (or with
+   * `OOMGUARD_NATIVE=off`) the guard runs in its JavaScript mode.
    */
   #startNative(): NativeGuard {
+    const constrained = typeof process.constrainedMemory === 'function' ? safe(() => process.constrainedMemory()) : undefined;
     return NativeGuard.start({
       config: this.config,
-      memoryLimit: this.#sampler.memoryLimit().bytes,
-      gc: this.#gc,
-      onMajor: () => this.#watcher.check('gc'),
-      onNearLimit: (info) => this.#events.heapLimit(() => nearLimitEvent(info, this.#sampler.sample(), this.config)),
-      log: this.#log,
+      memoryLimit: normalizeLimit(constrained),
+      gc: {
+        record: (gc) => this.#armed().gcTracker.record(gc),
+        recordMajor: (...args) => this.#armed().gcTracker.recordMajor(...args),
+      },
+      onMajor: () => void this.#armed().check('gc'),
+      onNearLimit: (info) => this.#armed().heapLimit(info),
+      log: this.#deps.log,
     });
   }
 
   /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */
   #ensureTelemetry(): Promise<TelemetryHandle | undefined> | undefined {
-    if (this.#telemetryTimer) {
-      clearImmediate(this.#telemetryTimer);
+    if (this.#telemetryTimer && !this.#stopped) {
+      clearTimeout(this.#telemetryTimer);
       this.#telemetryTimer = undefined;
       this.#telemetry = this.#startTelemetry();
     }
@@ -235,35 +254,15 @@ export class Agent {
 
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {
     try {
-      const { startTelemetry } = require('./telemetry') as typeof import('./telemetry');
+      const { startTelemetry } = telemetryModule(this.config);
       // A package manager leaves the metrics port to the app it starts (launcher.ts). A cluster
       // primary keeps it: its /metrics carries its workers' series too, merged with its own, and
       // the workers serve theirs on local sockets (telemetry/cluster.ts).
       const config = this.#role.byScript ? { ...this.config, metrics: { ...this.config.metrics, enabled: false } } : this.config;
-      return await startTelemetry(config, { latest: () => this.#snapshot }, this.#log, { parentPid: this.#parentPid });
+      return await startTelemetry(config, { latest: () => this.#guard?.snapshot() }, this.#deps.log, { parentPid: this.#parentPid });
     } catch (err) {
-      this.#log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
+      this.#deps.log(`oomguard: telemetry is off (${String(err)}); the guard still guards`, 'error');
       return undefined;
     }
   }
-}
-
-/**
- * A size threshold at or above the wall it guards (the heap budget, the memory limit) can never
- * fire: V8 or the kernel ends the process first. Valid configuration, so not an error, but the
- * operator must hear about it: one line per such threshold.
- */
-function unreachableLines(config: Config, heapBudget: number, memoryLimit: number | undefined): string[] {
-  const lines: string[] = [];
-  const check = (spec: ThresholdSpec, variable: string, wall: number | undefined, what: string): void => {
-    if (spec.kind === 'bytes' && wall !== undefined && spec.bytes >= wall) {
-      lines.push(
-        `oomguard: warning: ${variable}=${formatBytes(spec.bytes)} is at or above the ${what} (${formatBytes(wall)}): ` +
-          'that line can never be reached; use a percent or a smaller size',
-      );
-    }
-  };
-  check(config.heapThreshold, 'OOMGUARD_HEAP_THRESHOLD', heapBudget, 'heap budget');
-  check(config.rssThreshold, 'OOMGUARD_RSS_THRESHOLD', memoryLimit, 'memory limit');
-  return lines;
 }

@@ -6,14 +6,17 @@
  * `require('oomguard')` and even a second installed copy of the package all reach the same
  * hooks, listeners and running guard. The first copy to load provides the implementation; later
  * copies delegate to it.
+ *
+ * The preload loads this module in every node process `NODE_OPTIONS` reaches, so it keeps to
+ * what registering needs; the configuration parsers (config.ts) and the duration parser
+ * (units.ts) are required only when a program calls `start()` or gives a hook a timeout text.
  */
 import { isMainThread } from 'node:worker_threads';
 import { Agent } from './agent';
 import type { PressureListener } from './events';
 import { agentLog, stderrLine } from './log';
 import { Shutdown, processDeps, type HookOptions, type ShutdownHook } from './shutdown';
-import { loadConfig, OomguardConfigError, type StartOptions } from './config';
-import { parseDuration } from './units';
+import type { StartOptions } from './config';
 import type { Config, Reading, Snapshot } from './types';
 import type { HeapBudget } from './heap';
 import type { MemoryLimit } from './sampler';
@@ -64,7 +67,9 @@ function createSlot(): Slot {
   });
 
   const slot: Slot = {
-    version: require('../package.json').version as string,
+    get version() {
+      return require('../package.json').version as string;
+    },
     start(options) {
       // A worker shares the process with the main thread, which guards it: RSS and the cgroup
       // already see the worker's memory. Here the API only has to be there.
@@ -75,6 +80,7 @@ function createSlot(): Slot {
         }
         return handle(agent.config);
       }
+      const { loadConfig, OomguardConfigError } = require('./config') as typeof import('./config');
       const result = loadConfig(process.env, options);
       if (!result.ok) throw new OomguardConfigError(result.issues);
       return slot.startResolved(result.config);
@@ -120,6 +126,7 @@ function createSlot(): Slot {
 
 /** A hook's `timeout` string in milliseconds; throws at registration when it is not a duration. */
 function hookTimeout(text: string): number {
+  const { parseDuration } = require('./units') as typeof import('./units');
   const parsed = parseDuration(text);
   if (!parsed.ok) throw new RangeError(`oomguard: onShutdown timeout ${JSON.stringify(text)} is not valid: expected ${parsed.expected}`);
   return parsed.value;

@@ -4,7 +4,7 @@
  * table of cases proves every rule (test/unit/cadence.test.ts). The watcher keeps the readings
  * (`recentReadings`) and arms its timer with `nextCheckIn`.
  */
-import { MIN_POLL_INTERVAL_MS } from './config';
+import { MIN_POLL_INTERVAL_MS } from './defaults';
 import { nearLine } from './heap-decision';
 import { liveGrowth, projectedLive } from './heap-trend';
 import type { GuardState, Reading, ResolvedThresholds } from './types';

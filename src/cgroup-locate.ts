@@ -8,8 +8,8 @@
  * (and optionally `/proc/self/mountinfo`), so tests point it at fixture trees. Never throws: what
  * cannot be read means "no cgroup". See docs/cgroup.md for the experiments behind the choices.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 
 /** Where cgroup hierarchies are mounted on practically every Linux distribution and container. */
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
@@ -106,19 +106,15 @@ function unescapeMount(s: string): string {
 /** A file's text, or undefined when it cannot be read. */
 export function readText(file: string): string | undefined {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
 }
 
+/** `existsSync`, not a throwing `accessSync`: most candidates are missing, and each throw costs an Error with its stack. */
 function exists(file: string): boolean {
-  try {
-    fs.accessSync(file);
-    return true;
-  } catch {
-    return false;
-  }
+  return existsSync(file);
 }
 
 /**
@@ -130,16 +126,16 @@ function exists(file: string): boolean {
 function candidates(mountDir: string, hierarchyPath: string): string[] {
   const parts = hierarchyPath.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
   const out: string[] = [];
-  for (let i = 0; i <= parts.length; i++) out.push(path.join(mountDir, ...parts.slice(i)));
+  for (let i = 0; i <= parts.length; i++) out.push(join(mountDir, ...parts.slice(i)));
   return out;
 }
 
 /** Maps a mount point seen in mountinfo to a directory under `root` (fixtures use a fake root). */
 function mountDirUnder(root: string, mountPoint: string): string | undefined {
   if (root === DEFAULT_CGROUP_ROOT) return mountPoint;
-  const rel = path.posix.relative(DEFAULT_CGROUP_ROOT, mountPoint);
-  if (rel.startsWith('..') || path.posix.isAbsolute(rel)) return undefined;
-  return path.join(root, rel);
+  const rel = posix.relative(DEFAULT_CGROUP_ROOT, mountPoint);
+  if (rel.startsWith('..') || posix.isAbsolute(rel)) return undefined;
+  return join(root, rel);
 }
 
 /**
@@ -167,7 +163,7 @@ export function locateMemoryCgroup(opts: CgroupOptions = {}): CgroupLocation | u
         if (d !== undefined) tops.push({ dir: d, root: m.root });
       }
       // Pure v2 mounts at the root; hybrid (systemd) at `unified`.
-      tops.push({ dir: root, root: '/' }, { dir: path.join(root, 'unified'), root: '/' });
+      tops.push({ dir: root, root: '/' }, { dir: join(root, 'unified'), root: '/' });
       const found = pick(tops, v2.path, 'memory.current');
       if (found) return { version: 2, ...found };
     }
@@ -182,8 +178,8 @@ export function locateMemoryCgroup(opts: CgroupOptions = {}): CgroupLocation | u
       }
       // Without mountinfo: the usual names, `memory` and the combined one as /proc lists it.
       const combined = v1.controllers.join(',');
-      tops.push({ dir: path.join(root, 'memory'), root: '/' });
-      if (combined !== 'memory') tops.push({ dir: path.join(root, combined), root: '/' });
+      tops.push({ dir: join(root, 'memory'), root: '/' });
+      if (combined !== 'memory') tops.push({ dir: join(root, combined), root: '/' });
       const found = pick(tops, v1.path, 'memory.limit_in_bytes');
       if (found) return { version: 1, ...found };
     }
@@ -205,7 +201,7 @@ function pick(
     let rel = hierarchyPath;
     if (t.root !== '/' && (rel === t.root || rel.startsWith(`${t.root}/`))) rel = rel.slice(t.root.length) || '/';
     for (const c of candidates(t.dir, rel)) {
-      if (exists(path.join(c, marker))) return { dir: c, top: t.dir };
+      if (exists(join(c, marker))) return { dir: c, top: t.dir };
     }
   }
   return undefined;

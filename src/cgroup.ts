@@ -7,8 +7,8 @@
  * unreadable becomes an undefined field. See docs/cgroup.md for the experiments behind the
  * choices.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { locateMemoryCgroup, readText, type CgroupLocation, type CgroupOptions } from './cgroup-locate';
 
 export type { CgroupOptions } from './cgroup-locate';
@@ -144,17 +144,17 @@ export function readLimitAt(loc: CgroupLocation): { bytes?: number; from?: strin
     if (bytes !== undefined && (best.bytes === undefined || bytes < best.bytes)) best = { bytes, from };
   };
   try {
-    const top = path.resolve(loc.top);
-    let dir = path.resolve(loc.dir);
+    const top = resolve(loc.top);
+    let dir = resolve(loc.dir);
     // Bounded: a path has few components; the guard also stops at the filesystem root.
     for (let i = 0; i < 64; i++) {
-      const f = path.join(dir, file);
+      const f = join(dir, file);
       consider(parseLimit(readText(f)), f);
       if (dir === top || !dir.startsWith(`${top}/`)) break;
-      dir = path.dirname(dir);
+      dir = dirname(dir);
     }
     if (loc.version === 1) {
-      const f = path.join(loc.dir, 'memory.stat');
+      const f = join(loc.dir, 'memory.stat');
       const text = readText(f);
       if (text !== undefined) {
         const v = parseStat(text, ['hierarchical_memory_limit']).hierarchical_memory_limit;
@@ -179,12 +179,12 @@ class KeptFile {
 
   read(): string | undefined {
     try {
-      if (this.#fd === undefined) this.#fd = fs.openSync(this.file, 'r');
-      let n = fs.readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
+      if (this.#fd === undefined) this.#fd = openSync(this.file, 'r');
+      let n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
       // v2 memory.stat grows with the kernel; a full buffer may mean truncation, so grow and retry.
       while (n === this.#buf.length && this.#buf.length < 1 << 20) {
         this.#buf = Buffer.allocUnsafe(this.#buf.length * 4);
-        n = fs.readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
+        n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
       }
       return this.#buf.toString('latin1', 0, n);
     } catch {
@@ -197,7 +197,7 @@ class KeptFile {
   close(): void {
     if (this.#fd === undefined) return;
     try {
-      fs.closeSync(this.#fd);
+      closeSync(this.#fd);
     } catch {
       // Already closed or invalid: nothing to release.
     }
@@ -214,8 +214,8 @@ export function openCgroup(opts: CgroupOptions = {}): CgroupHandle | undefined {
   const loc = locateMemoryCgroup(opts);
   if (!loc) return undefined;
   const v = loc.version;
-  const usageFile = new KeptFile(path.join(loc.dir, v === 2 ? 'memory.current' : 'memory.usage_in_bytes'));
-  const statFile = new KeptFile(path.join(loc.dir, 'memory.stat'));
+  const usageFile = new KeptFile(join(loc.dir, v === 2 ? 'memory.current' : 'memory.usage_in_bytes'));
+  const statFile = new KeptFile(join(loc.dir, 'memory.stat'));
   const keys = FILE_KEYS[v];
   return {
     version: v,

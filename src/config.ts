@@ -76,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
   const exitCode = reader.read('exitCode', DEFAULTS.exitCode);
   const action = reader.read('action', DEFAULTS.action);
   const native = reader.read('native', DEFAULTS.native);
+  const telemetryDelayMs = reader.read('telemetryDelay', DEFAULTS.telemetryDelayMs);
   const nativeReserveBytes = reader.read('nativeReserve', DEFAULTS.nativeReserveBytes);
   const telemetry = readTelemetry(reader, env, strict ? 'error' : 'warning');
   const evidence = readEvidence(reader);
@@ -99,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: StartOptions = {}): 
     otlpExport: resolveOtlpExport(env, reader.warnings),
     native,
     nativeReserveBytes,
+    telemetryDelayMs,
     ...evidence,
     instrumentations: Object.freeze([...instrumentations]),
   });

@@ -1,6 +1,10 @@
 /**
  * What the guard runs with when nothing is set, in one place that imports no parser, so the
- * preload and the telemetry readers share it without a cycle.
+ * preload and the telemetry readers share it without a cycle; and the test that tells whether
+ * anything is set. The preload reads it in every node process that `NODE_OPTIONS` reaches:
+ * where no `OOMGUARD_*` or `OTEL_*` variable is set (most of them), the configuration is exactly
+ * {@link DEFAULTS} and the parsers, the option table and the problem wording (config.ts and
+ * what it imports) are never loaded.
  */
 import type { Config } from './types';
 import { DEFAULT_TERMINATION_LOG } from './evidence/termination-log';
@@ -19,7 +23,8 @@ export const MIN_POLL_INTERVAL_MS = 10;
 /**
  * The configuration when nothing is set. Deeply frozen. The heap line is 75%, five points under
  * V8's 80% line, because a process stopped right at 80% can die of "ineffective mark-compacts"
- * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%").
+ * inside its own shutdown hooks (docs/heap-model.md, "Why the default line is 75%"). Telemetry
+ * waits 5 s: a process that ends sooner would not have been scraped (agent.ts).
  */
 export const DEFAULTS: Config = Object.freeze({
   enabled: true,
@@ -50,4 +55,20 @@ export const DEFAULTS: Config = Object.freeze({
     logs: Object.freeze({ otlp: false, console: false, protocol: 'http/protobuf' }),
   }),
   instrumentations: Object.freeze(['runtime', 'host'] as const),
+  telemetryDelayMs: 5000,
 });
+
+/** Not configuration: a guarded process sets it for its children (parent.ts). */
+const PARENT_MARK = 'OOMGUARD_PARENT_PID';
+
+/**
+ * Whether `env` may set anything `loadConfig` reads: every setting is an `OOMGUARD_*` or `OTEL_*`
+ * variable (a unit test holds the option table to that). False means `loadConfig(env)` gives
+ * {@link DEFAULTS} and no warning, so the preload skips it.
+ */
+export function hasSettings(env: NodeJS.ProcessEnv): boolean {
+  for (const name in env) {
+    if ((name.startsWith('OOMGUARD_') && name !== PARENT_MARK) || name.startsWith('OTEL_')) return true;
+  }
+  return false;
+}

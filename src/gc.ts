@@ -4,8 +4,8 @@
  * last few for the live set's trend, replays V8's ineffective-mark-compact count and estimates
  * the next major GC's limit with the heap model. Side effects only in `start()`.
  */
-import { constants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
-import * as v8 from 'node:v8';
+import type { PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { generationSizes, type GenerationSizes } from './heap';
 import { growingFactor, nextGcEstimate } from './heap-rules';
 import { V8Replay } from './heap-replay';
@@ -53,6 +53,12 @@ const RING = 1024;
 const LIVE_POINTS = 8;
 
 /**
+ * perf_hooks, loaded by the first `start()`, not on import: most processes never observe a GC
+ * (heap-probe.ts), and loading it is ~1.5 ms of a short process's life (BENCHMARKS.md, figure 4).
+ */
+let perfHooks: typeof import('node:perf_hooks') | undefined;
+
+/**
  * Watches `gc` performance entries. Allocation-free per GC but for the live points (a small
  * array); the observer is asynchronous, so `lastDelayMs` records how late the last entry arrived.
  */
@@ -96,6 +102,7 @@ export class GcTracker {
   start(): void {
     if (this.#observer) return;
     try {
+      const { PerformanceObserver } = (perfHooks ??= require('node:perf_hooks') as typeof import('node:perf_hooks'));
       const observer = new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) this.#onEntry(entry);
       });
@@ -132,6 +139,7 @@ export class GcTracker {
 
   #onEntry(entry: PerformanceEntry): void {
     try {
+      const { constants, performance } = perfHooks!;
       // perf_hooks times are ms since timeOrigin; the summary speaks Date.now().
       const endPerf = entry.startTime + entry.duration;
       const delay = performance.now() - endPerf;
@@ -285,12 +293,12 @@ export function majorGcTrigger(): (() => void) | undefined {
   const existing = exposedGc();
   if (existing) return existing;
   try {
-    v8.setFlagsFromString('--expose-gc');
+    setFlagsFromString('--expose-gc');
     try {
       const gc: unknown = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc');
       return typeof gc === 'function' ? () => void (gc as () => unknown)() : undefined;
     } finally {
-      v8.setFlagsFromString('--no-expose-gc');
+      setFlagsFromString('--no-expose-gc');
     }
   } catch {
     return undefined;
@@ -300,7 +308,7 @@ export function majorGcTrigger(): (() => void) | undefined {
 /** The heap's generation sizes now (after a GC the guard ran itself). */
 export function readSpaces(): GenerationSizes | undefined {
   try {
-    return generationSizes(v8.getHeapSpaceStatistics());
+    return generationSizes(getHeapSpaceStatistics());
   } catch {
     return undefined;
   }

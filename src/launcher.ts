@@ -12,7 +12,7 @@
  * Who is one: a package manager's CLI, known by its main script (`npm`, `npx`, `yarn`, `pnpm`,
  * `pnpx`, `corepack`), and a cluster primary once it has forked a worker.
  */
-import * as path from 'node:path';
+import { basename } from 'node:path';
 
 /** Packages whose CLIs only start what a script names (npx is a script of the npm package). */
 const LAUNCHER_PACKAGES: ReadonlySet<string> = new Set(['npm', 'yarn', 'pnpm', 'corepack', '@yarnpkg/cli-dist']);
@@ -44,7 +44,7 @@ export function owningPackage(script: string): string | undefined {
  */
 export function isLauncherScript(script: string | undefined, real?: string): boolean {
   if (!script) return false;
-  if (LAUNCHER_BINS.has(path.basename(script))) return true;
+  if (LAUNCHER_BINS.has(basename(script))) return true;
   for (const p of real === undefined ? [script] : [script, real]) {
     const pkg = owningPackage(p);
     if ((pkg !== undefined && LAUNCHER_PACKAGES.has(pkg)) || YARN_RELEASE.test(p)) return true;
@@ -63,7 +63,7 @@ const OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['-r', '--require', '--i
 export function isLauncherCmdline(cmdline: string): boolean {
   const args = cmdline.split('\0').filter((a) => a !== '');
   const first = args[0]?.split(' ')[0];
-  if (first !== undefined && LAUNCHER_BINS.has(path.basename(first))) return true;
+  if (first !== undefined && LAUNCHER_BINS.has(basename(first))) return true;
   for (let i = 1; i < args.length; i++) {
     const arg = args[i]!;
     if (OPTIONS_WITH_VALUE.has(arg)) {
@@ -108,7 +108,9 @@ export function processClusterView(): ClusterView {
 /** `path` with its links resolved, or undefined when it cannot be. */
 function realpath(path: string): string | undefined {
   try {
-    return (require('node:fs') as typeof import('node:fs')).realpathSync(path);
+    // The native call: one realpath(3), where the JS one lstat()s every component of the path
+    // (this runs in the preload of every process).
+    return (require('node:fs') as typeof import('node:fs')).realpathSync.native(path);
   } catch {
     return undefined;
   }

@@ -95,6 +95,8 @@ export interface StartOptions {
   logsExporter?: string;
   /** `OOMGUARD_INSTRUMENTATIONS`: `'runtime'`, `'host'`, `'runtime,host'` (default) or `'none'`. */
   instrumentations?: string;
+  /** `OOMGUARD_TELEMETRY_DELAY`, default `'5s'`: telemetry loads once the process has lived this long, or at the first warning. */
+  telemetryDelay?: string | number;
 }
 
 export type OptionName = keyof StartOptions;
@@ -365,6 +367,12 @@ const ROWS = {
     form: 'instrumentations',
     resolved: (c) => c.instrumentations,
     doc: "the bundled instrumentations that add runtime (`v8js_*`, `nodejs_eventloop_*`) and host/process (`process_*`, `system_*`) metrics to the agent's; `none` when the app already exports them",
+  },
+  telemetryDelay: {
+    variable: 'OOMGUARD_TELEMETRY_DELAY',
+    form: 'duration',
+    resolved: (c) => c.telemetryDelayMs,
+    doc: 'telemetry (the OpenTelemetry SDK, `/metrics`, OTLP) loads once the process has lived this long, or at its first warning, whichever comes first, so a short process (a CLI, a build step) never loads it; `0s`: right after start-up',
   },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
 

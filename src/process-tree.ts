@@ -18,8 +18,8 @@
  * only while the working set is above the process's own RSS (below it the working set changes
  * nothing), at most once a second, and sooner only while memory moves fast.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isLauncherCmdline } from './launcher';
 
 /** One process as the kernel's OOM killer weighs it. */
@@ -71,7 +71,7 @@ export function parseCandidate(pid: number, statm: string | undefined, adj: stri
  */
 export function limitScope(from: string | undefined, top: string | undefined): string | undefined {
   if (from === undefined) return undefined;
-  if (/\/memory\.(limit_in_bytes|max)$/.test(from)) return path.dirname(from);
+  if (/\/memory\.(limit_in_bytes|max)$/.test(from)) return dirname(from);
   return from.endsWith(':hierarchical_memory_limit') ? top : undefined;
 }
 
@@ -89,7 +89,7 @@ export function cgroupPids(dir: string): number[] | undefined {
   while (queue.length > 0 && visited < MAX_CGROUP_DIRS && pids.length < MAX_PIDS) {
     const d = queue.shift()!;
     visited++;
-    const text = readSmall(path.join(d, 'cgroup.procs'));
+    const text = readSmall(join(d, 'cgroup.procs'));
     if (text === undefined) continue;
     readAny = true;
     for (const line of text.split('\n')) {
@@ -97,7 +97,7 @@ export function cgroupPids(dir: string): number[] | undefined {
       if (line !== '' && Number.isInteger(pid) && pid > 0) pids.push(pid);
     }
     try {
-      for (const entry of fs.readdirSync(d, { withFileTypes: true })) if (entry.isDirectory()) queue.push(path.join(d, entry.name));
+      for (const entry of readdirSync(d, { withFileTypes: true })) if (entry.isDirectory()) queue.push(join(d, entry.name));
     } catch {
       // A cgroup removed while we walk: what was read stands.
     }
@@ -207,7 +207,7 @@ export function pageSizeFrom(rssBytes: number | undefined, residentPages: number
 /** A small `/proc` or cgroup file, or undefined when it cannot be read (the process is gone). */
 function readSmall(file: string): string | undefined {
   try {
-    return fs.readFileSync(file, 'latin1');
+    return readFileSync(file, 'latin1');
   } catch {
     return undefined;
   }

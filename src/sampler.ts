@@ -9,7 +9,7 @@
  * memory limit, is cached and re-read at a slow cadence: `process.constrainedMemory()` alone
  * costs 8.7 us, and the cgroup limit walk reads a file per level of the tree.
  */
-import * as v8 from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { GcSummary, LimitSource, Reading } from './types';
 import { generationSizes, watchedOldGen } from './heap';
 import { limitBeforeFirstMajorGc } from './heap-rules';
@@ -70,8 +70,8 @@ export class Sampler {
   sample(): Reading {
     const now = this.#now();
     const gc = this.#opts.gc.summary(now);
-    const heap = safe(() => v8.getHeapStatistics());
-    const spaces = safe(() => v8.getHeapSpaceStatistics());
+    const heap = safe(() => getHeapStatistics());
+    const spaces = safe(() => getHeapSpaceStatistics());
     const heapInUse = heap?.used_heap_size ?? 0;
     const sizes = spaces && generationSizes(spaces);
     // Without the per-space numbers, the whole heap stands in for the old generation (it errs high).

@@ -335,4 +335,6 @@ export interface Config {
   readonly export: { readonly traces: SignalExport; readonly metrics: SignalExport; readonly logs: SignalExport };
   /** `OOMGUARD_INSTRUMENTATIONS`: the bundled instrumentations that feed the agent's metrics. */
   readonly instrumentations: readonly InstrumentationName[];
+  /** `OOMGUARD_TELEMETRY_DELAY` in milliseconds: how long a process lives before telemetry loads (agent.ts). */
+  readonly telemetryDelayMs: number;
 }

@@ -1,11 +1,12 @@
 // Figure 4 app. Its first line takes the time since node started (performance.now() counts from
 // the process's time origin) and the modules loaded so far; then it watches the event loop for
-// SETTLE_MS (the preloads bring telemetry up after start-up: how long does that block the loop?)
-// and prints one JSON line with the peak RSS, then exits.
+// SETTLE_MS (where the guard is armed and, without a delay, telemetry loads: how long does that
+// block the loop?) and prints one JSON line, then exits.
 'use strict';
 const firstLineMs = performance.now();
 const preloadStart = globalThis.__oomguardBenchPreloadStart;
 const atFirstLine = Object.keys(require.cache);
+const { sep } = require('node:path');
 const settle = Number(process.env.SETTLE_MS || 1000);
 let last = performance.now();
 let maxGap = 0;
@@ -16,16 +17,17 @@ const tick = setInterval(() => {
 }, 2);
 setTimeout(() => {
   clearInterval(tick);
-  const slot = globalThis[Symbol.for('oomguard')];
-  const agent = slot?.agent?.();
+  const loaded = Object.keys(require.cache);
+  const dist = `${sep}dist${sep}`;
   process.stdout.write(
     `${JSON.stringify({
       firstLineMs,
       // Time spent in the preloads after bench/apps/mark.cjs (when it was preloaded first).
       inPreloadMs: preloadStart === undefined ? undefined : firstLineMs - preloadStart,
       modulesAtFirstLine: atFirstLine,
-      modulesAfterSettle: Object.keys(require.cache).length,
-      guardArmed: Boolean(agent?.running),
+      modulesAfterSettle: loaded.length,
+      // The package's own files (dist/), in the order they were loaded.
+      ownAfterSettle: loaded.filter((f) => f.includes(dist) && !f.includes('node_modules')).map((f) => f.slice(f.lastIndexOf(dist) + dist.length)),
       maxLoopBlockMs: maxGap,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
     })}\n`,

@@ -146,11 +146,11 @@ export async function evidence(ctx) {
     md,
     summary: [
       {
-        figure: '7. evidence: heap sampling cost',
+        figure: '8. evidence: heap sampling cost',
         result: `GC-heavy CPU ${median(gc.guard).toFixed(3)}x (A/A ${median(gc.aa).toFixed(3)}x); HTTP CPU/request ${median(web.always).toFixed(3)}x (A/A ${median(web.aa).toFixed(3)}x); 0 while healthy under \`warn\``,
         goal: '(no goal set)',
       },
-      { figure: '7. evidence: summary at shutdown', result: sum.rows.map((r) => `${r[1].split(' ')[0]} ms at ${r[0]}`).join(', '), goal: '(no goal set)' },
+      { figure: '8. evidence: summary at shutdown', result: sum.rows.map((r) => `${r[1].split(' ')[0]} ms at ${r[0]}`).join(', '), goal: '(no goal set)' },
     ],
   };
 }

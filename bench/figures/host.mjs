@@ -119,8 +119,8 @@ export async function host(ctx) {
   return {
     md: ['### Scrape storm', '', a.md, '', '### The GC function, obtained at start-up', '', b.md].join('\n'),
     summary: [
-      { figure: '7. host: scrape storm', result: a.summary, goal: '(no goal set; figure 3: a small request costs ~65 us)', met: undefined },
-      { figure: '7. host: GC function', result: b.summary, goal: '(no goal set)', met: undefined },
+      { figure: '10. host: scrape storm', result: a.summary, goal: '(no goal set; figure 3: a small request costs ~65 us)', met: undefined },
+      { figure: '10. host: GC function', result: b.summary, goal: '(no goal set)', met: undefined },
     ],
   };
 }

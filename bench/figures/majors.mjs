@@ -61,6 +61,6 @@ export async function majors(ctx) {
   ].join('\n');
   return {
     md,
-    summary: { figure: '7. major-GC detection, GC-heavy app', result: `sentinel ${fmt(sentinel, 3)}x, observer ${fmt(observer, 3)}x (A/A ${fmt(aa, 3)}); sentinel callbacks ${median(own.sentinel).toFixed(0)} us/run`, goal: 'sentinel within noise', met },
+    summary: { figure: '9. major-GC detection, GC-heavy app', result: `sentinel ${fmt(sentinel, 3)}x, observer ${fmt(observer, 3)}x (A/A ${fmt(aa, 3)}); sentinel callbacks ${median(own.sentinel).toFixed(0)} us/run`, goal: 'sentinel within noise', met },
   };
 }

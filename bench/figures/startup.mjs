@@ -1,39 +1,174 @@
-// Figure 4: start-up cost. Time from node's start to the app's first line, the longest event-loop
-// block in the first second (telemetry coming up late), and the peak RSS, with each preload
-// against none; which modules each preload has loaded by the app's first line.
-import { join, relative, sep } from 'node:path';
-import { BENCH, ROOT, fmt, median, pinnedEnv, ratios, run, table } from '../lib/util.mjs';
+// Figure 4: start-up cost. What the preload adds to a whole short process (`node -e 0`, and a
+// short CLI that turns its event loop once), on every supported Node major: wall time of paired,
+// alternated runs with an A/A control, and the same processes' instruction counts under
+// callgrind (repeatable where wall times are not). Then, on the bench's own Node: the time spent
+// in the preload before the app's first line, the modules loaded at each step, and how long
+// loading telemetry blocks the event loop.
+import { join } from 'node:path';
+import { BENCH, REGISTER, ROOT, fmt, median, pinnedEnv, run, table } from '../lib/util.mjs';
 import { VARIANTS, metricsEnv } from '../lib/variants.mjs';
 import { freePort } from '../lib/util.mjs';
+import { callgrindAvailable, nodeMajors } from '../lib/nodes.mjs';
+import { instructionCount } from '../lib/callgrind.mjs';
 
-const VARS = [
+const GOAL_MS = 10;
+const SHORT_CLI = join(BENCH, 'apps', 'short-cli.cjs');
+/** Under callgrind time runs ~50x slower: telemetry must not come due inside the measured process. */
+const NO_TELEMETRY_YET = { OOMGUARD_TELEMETRY_DELAY: '1h' };
+
+const WALL_VARIANTS = [
+  ['none', 'no preload', [], {}],
+  ['none2', 'no preload again (A/A control)', [], {}],
+  ['oomguard', 'oomguard, no variable set (defaults)', ['--require', REGISTER], {}],
+  ['oomguardEnv', 'oomguard with an `OTEL_*` variable set (the parsers load)', ['--require', REGISTER], { OTEL_SERVICE_NAME: 'svc' }],
+];
+const APPS = [
+  ['exit', '`node -e 0` (ends without turning its event loop)', ['-e', '0']],
+  ['cli', 'short CLI (bench/apps/short-cli.cjs: one async file read, one line printed)', [SHORT_CLI]],
+];
+
+/** Paired, alternated wall times of every variant x app on one Node binary. */
+async function wallTimes(node, rounds) {
+  const ms = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [app, , appArgs] of APPS) {
+      for (let i = 0; i < WALL_VARIANTS.length; i++) {
+        const [key, , args, env] = WALL_VARIANTS[(i + r) % WALL_VARIANTS.length];
+        const out = await run(node, [...args, ...appArgs], { env: pinnedEnv(env), timeoutMs: 30_000 });
+        if (out.code !== 0) throw new Error(`${key} ${app}: code=${out.code}\n${out.stderr}`);
+        (ms[`${key}:${app}`] ??= []).push(out.ms);
+      }
+    }
+  }
+  return ms;
+}
+
+const diff = (a, b) => a.map((x, i) => x - b[i]);
+
+/** Interquartile range. */
+function iqr(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(0.75 * (s.length - 1))] - s[Math.floor(0.25 * (s.length - 1))];
+}
+
+/** Instruction counts (callgrind) of the same processes, two at a time. */
+async function instructionCounts(node) {
+  const jobs = {
+    'none:exit': [['-e', '0'], {}],
+    // A process that never turns its loop never loads telemetry: no variable, so the defaults'
+    // count has no parsers in it (any OOMGUARD_* variable loads them).
+    'oomguard:exit': [['--require', REGISTER, '-e', '0'], {}],
+    'oomguardEnv:exit': [['--require', REGISTER, '-e', '0'], { OTEL_SERVICE_NAME: 'svc' }],
+    'none:cli': [[SHORT_CLI], {}],
+    'oomguard:cli': [['--require', REGISTER, SHORT_CLI], NO_TELEMETRY_YET],
+  };
+  const out = {};
+  const entries = Object.entries(jobs);
+  for (let i = 0; i < entries.length; i += 2) {
+    await Promise.all(entries.slice(i, i + 2).map(async ([k, [args, env]]) => (out[k] = await instructionCount(node, args, pinnedEnv(env)))));
+  }
+  return out;
+}
+
+const M = (n) => `${(n / 1e6).toFixed(1)} M`;
+
+export async function startup(ctx) {
+  const rounds = ctx.quick ? 6 : 40;
+  const majors = nodeMajors();
+  const withCallgrind = !ctx.quick && callgrindAvailable();
+  const rows = [];
+  const irRows = [];
+  const verdicts = [];
+  const summaries = [];
+  for (const { major, node, version } of majors) {
+    const ms = await wallTimes(node, rounds);
+    const ir = withCallgrind ? await instructionCounts(node) : undefined;
+    for (const [app, appLabel] of APPS) {
+      const base = ms[`none:${app}`];
+      const aa = diff(ms[`none2:${app}`], base);
+
+      for (const [key, label] of WALL_VARIANTS) {
+        const x = ms[`${key}:${app}`];
+        rows.push([`${major} (${version})`, appLabel, label, fmt(x, 1), key === 'none' ? '-' : fmt(diff(x, base), 1)]);
+      }
+      const added = median(diff(ms[`oomguard:${app}`], base));
+      const addedEnv = median(diff(ms[`oomguard:${app}`.replace('oomguard', 'oomguardEnv')], base));
+      // What the machine can resolve: the spread (interquartile) of the A/A control's differences.
+      const resolution = iqr(aa);
+      // Instructions turned into ms at a bare node's pace: its whole count over its fastest run.
+      const rate = ir ? ir[`none:exit`].raw / Math.min(...ms['none:exit']) : undefined;
+      const irMs = ir ? Math.max(...['oomguard', 'oomguardEnv'].map((k) => (ir[`${k}:${app}`]?.net ?? -Infinity) - ir[`none:${app}`].net)) / rate : undefined;
+      const worst = Math.max(added, addedEnv);
+      const met = resolution <= GOAL_MS / 2 ? worst <= GOAL_MS : irMs !== undefined ? irMs <= GOAL_MS : 'inconclusive';
+      verdicts.push({ major, app, added, addedEnv, resolution, irMs, met });
+      if (ir) {
+        const none = ir[`none:${app}`];
+        for (const key of ['oomguard', 'oomguardEnv']) {
+          const v = ir[`${key}:${app}`];
+          if (v === undefined) continue;
+          const rate = ir['none:exit'].raw / Math.min(...ms['none:exit']);
+          irRows.push([`${major}`, appLabel, WALL_VARIANTS.find(([k]) => k === key)[1], M(none.net), M(v.net), `+${M(v.net - none.net)}`, `${((v.net - none.net) / rate).toFixed(1)} ms`]);
+        }
+      }
+    }
+    const mine = verdicts.filter((v) => v.major === major);
+    summaries.push(`${major}: ${mine.map((v) => `${v.app === 'exit' ? '`-e 0`' : 'CLI'} ${v.resolution <= GOAL_MS / 2 || v.irMs === undefined ? `+${v.added.toFixed(1)} ms` : `~${v.irMs.toFixed(1)} ms (instructions)`}`).join(', ')}`);
+    ctx.log(`  startup: Node ${major} done`);
+  }
+  const allMet = verdicts.every((v) => v.met === true);
+  const anyMiss = verdicts.some((v) => v.met === false);
+  const met = allMet ? true : anyMiss ? false : 'inconclusive';
+  const detail = await firstLineDetail(ctx);
+  const missText = verdicts
+    .filter((v) => v.met !== true)
+    .map((v) => `Node ${v.major}, ${v.app === 'exit' ? '`node -e 0`' : 'the short CLI'}: +${v.added.toFixed(1)} ms wall (+${v.addedEnv.toFixed(1)} ms with a variable set; the A/A control's spread was ${v.resolution.toFixed(1)} ms)${v.irMs === undefined ? '' : `, ~${v.irMs.toFixed(1)} ms in instructions`}`)
+    .join('; ');
+  const md = [
+    `Whole processes, ${rounds} rounds per Node major; each round runs every variant of both apps once, in rotating order. "Added" is the paired difference to the no-preload run of the same round (median (min-max)); the A/A control is a second no-preload run, and the spread of its differences (interquartile) is what this machine could resolve at that moment: where it is over ${GOAL_MS / 2} ms, the goal is judged on the instruction counts below instead (turned into ms at the pace of a bare \`node -e 0\`: its whole instruction count over its fastest run). No \`OOMGUARD_*\` or \`OTEL_*\` variable is set unless the row says so. Telemetry never loads in these processes (they end long before \`OOMGUARD_TELEMETRY_DELAY\`, 5 s).`,
+    '',
+    table(['Node', 'app', 'preload', 'wall ms', 'added ms (paired)'], rows),
+    '',
+    withCallgrind
+      ? [
+          `The same processes under \`valgrind --tool=callgrind\` (user-space instructions of all threads, less V8's snapshot set-up, whose random hash seed moves it by 10+ M; repeatable to about 1%). The short CLI runs there with \`OOMGUARD_TELEMETRY_DELAY=1h\` because time runs ~50x slower under callgrind and telemetry must not come due: that variable loads the parsers too, so its count is an upper bound for the defaults (by the difference of the two \`node -e 0\` rows):`,
+          '',
+          table(['Node', 'app', 'preload', 'instructions without', 'with', 'added', 'added, at a bare node\'s pace'], irRows),
+          '',
+        ].join('\n')
+      : `_Instruction counts skipped (${ctx.quick ? '--quick' : 'valgrind not found'})._\n`,
+    `Goal: a short process pays at most ${GOAL_MS} ms of wall time for the preload, on every supported major. **${met === true ? 'Met' : met === false ? 'Not met' : 'Inconclusive at this noise level'}**${met === true ? `: ${summaries.join('; ')} (median added wall time where the A/A spread allowed, else from instructions).` : `: ${missText}.`} A process that ends without turning its event loop loads \`dist/register.js\` and \`dist/api.js\` only (plus \`dist/config.js\` where a variable is set); one that turns it also loads and arms the guard (\`dist/guard.js\`: heap budget, cgroup discovery, the process-tree check, the first reading), once, on that turn; see below for what each step loads.`,
+    '',
+    detail.md,
+  ].join('\n');
+  return {
+    md,
+    summary: [
+      { figure: '4. start-up: short process, per major', result: summaries.join('; '), goal: `<= ${GOAL_MS} ms added wall`, met },
+      ...detail.summary,
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the bench's own Node: inside the preload, modules, telemetry's loop block.
+
+const DETAIL = [
   ['none', VARIANTS.none, {}],
-  ['oomguard', VARIANTS.oomguard, {}],
-  ['oomguardImport', { ...VARIANTS.oomguard, label: 'oomguard via `--import`', args: ['--import', join(ROOT, 'dist', 'register.mjs')] }, {}],
+  ['oomguard', { ...VARIANTS.oomguard, label: 'oomguard (defaults, no variable set)', metrics: false }, {}],
+  ['oomguardImport', { ...VARIANTS.oomguard, label: 'oomguard via `--import`', args: ['--import', join(ROOT, 'dist', 'register.mjs')], metrics: false }, {}],
   ['importEmpty', { ...VARIANTS.none, label: '`--import` of an empty module (ESM loader control)', args: ['--import', join(BENCH, 'apps', 'empty.mjs')] }, {}],
-  ['oomguardNoTelemetry', { ...VARIANTS.oomguard, label: 'oomguard, `OTEL_SDK_DISABLED=true` (guard only)' }, { OTEL_SDK_DISABLED: 'true' }],
+  ['oomguardNow', { ...VARIANTS.oomguard, label: 'oomguard, `OOMGUARD_TELEMETRY_DELAY=0s` (telemetry at once)' }, { OOMGUARD_TELEMETRY_DELAY: '0s' }],
   ['promClient', VARIANTS.promClient, {}],
   ['otelSdk', VARIANTS.otelSdk, {}],
 ];
 
-/** `dist/agent.js` for our files, the package name for node_modules, else the path. */
-function moduleKey(file) {
-  const rel = relative(ROOT, file);
-  const nm = rel.lastIndexOf(`node_modules${sep}`);
-  if (nm >= 0) {
-    const parts = rel.slice(nm + 13).split(sep);
-    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
-  }
-  return rel;
-}
-
-export async function startup(ctx) {
-  const rounds = ctx.quick ? 2 : 10;
+async function firstLineDetail(ctx) {
+  const rounds = ctx.quick ? 2 : 8;
   const app = join(BENCH, 'apps', 'first-line.cjs');
-  const res = Object.fromEntries(VARS.map(([k]) => [k, []]));
+  const res = Object.fromEntries(DETAIL.map(([k]) => [k, []]));
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < VARS.length; i++) {
-      const [key, v, extra] = VARS[(i + r) % VARS.length];
+    for (let i = 0; i < DETAIL.length; i++) {
+      const [key, v, extra] = DETAIL[(i + r) % DETAIL.length];
       const port = v.metrics ? await freePort() : undefined;
       // mark.cjs first: the app can then tell the time spent in the preloads themselves.
       const out = await run(process.execPath, ['--require', join(BENCH, 'apps', 'mark.cjs'), ...v.args, app], {
@@ -42,69 +177,32 @@ export async function startup(ctx) {
       });
       const line = out.stdout.trim().split('\n').pop();
       if (out.code !== 0 || !line) throw new Error(`${key}: code=${out.code} signal=${out.signal}\n${out.stderr}`);
-      res[key].push({ ...JSON.parse(line), wallMs: out.ms });
+      res[key].push(JSON.parse(line));
     }
-    ctx.log(`  startup round ${r + 1}/${rounds}`);
-  }
-  // Where the register entry's own time goes, step by step, in fresh processes.
-  const steps = { requireConfig: [], requireApi: [], loadConfig: [], start: [], total: [] };
-  for (let r = 0; r < rounds; r++) {
-    const out = await run(process.execPath, [join(BENCH, 'apps', 'register-breakdown.cjs')], { env: pinnedEnv({ OOMGUARD_METRICS: 'none' }), timeoutMs: 30_000 });
-    const line = out.stdout.trim().split('\n').pop();
-    if (out.code !== 0 || !line) throw new Error(`register breakdown: code=${out.code}\n${out.stderr}`);
-    for (const [k, v] of Object.entries(JSON.parse(line))) steps[k].push(v);
   }
   const col = (k, f) => res[k].map(f);
-  const first = (k) => col(k, (x) => x.firstLineMs);
-  const rss = (k) => col(k, (x) => x.maxRssBytes / 2 ** 20);
-  const added = (k) => first(k).map((x, i) => x - first('none')[i]);
-  const addedRss = (k) => rss(k).map((x, i) => x - rss('none')[i]);
-  const rows = VARS.map(([k, v]) => [
+  const rows = DETAIL.map(([k, v]) => [
     v.label,
-    fmt(first(k), 1),
-    k === 'none' ? '-' : fmt(added(k), 1),
     fmt(col(k, (x) => x.inPreloadMs), 1),
     fmt(col(k, (x) => x.maxLoopBlockMs), 1),
-    fmt(rss(k), 1),
-    k === 'none' ? '-' : fmt(addedRss(k), 1),
     String(median(col(k, (x) => x.modulesAtFirstLine.length))),
     String(median(col(k, (x) => x.modulesAfterSettle))),
-    k.startsWith('oomguard') ? (res[k].every((x) => x.guardArmed) ? 'yes' : 'NO') : '-',
+    own(res[k][0]),
   ]);
-  // Which modules the --require register entry has loaded by the app's first line.
-  const mods = res.oomguard[0].modulesAtFirstLine.filter((f) => f !== app).map(moduleKey);
-  const counts = {};
-  for (const m of mods) counts[m] = (counts[m] ?? 0) + 1;
-  const list = Object.entries(counts)
-    .map(([m, n]) => (n > 1 ? `${m} (${n} files)` : m))
-    .join(', ');
-  // The claim uses the time spent in the preload itself: "added to the first line" also carries
-  // the run-to-run noise of node's own start-up, which on this shared machine is larger than 20 ms.
-  const inPreload = col('oomguard', (x) => x.inPreloadMs);
-  const armed = median(inPreload);
-  const totalVsProm = ratios(rss('oomguard'), rss('promClient'));
-  const armedMet = armed <= 20;
-  const rssMet = median(totalVsProm) < 1;
+  const block = col('oomguardNow', (x) => x.maxLoopBlockMs);
   const md = [
-    `bench/apps/first-line.cjs under each preload, ${rounds} rounds in rotating order. "First line" is \`performance.now()\` at the app's first statement (ms since node's time origin). "Loop block" is the longest gap between 2 ms interval ticks in the first second after the first line (where late telemetry start-up lands). Peak RSS is \`process.resourceUsage().maxRSS\` after that second, telemetry up. Added figures are per round against the no-agent run of the same round. "In the preload" is the time from a marker preloaded first (bench/apps/mark.cjs, in every variant) to the app's first line: the preload's own cost, without the noise of node's start-up.`,
+    `bench/apps/first-line.cjs on the bench's Node (${process.version}), ${rounds} rounds in rotating order. "In the preload" runs from a marker preloaded first (bench/apps/mark.cjs, in every variant) to the app's first line. "Loop block" is the longest gap between 2 ms interval ticks in the first second after the first line: where loading the guard (on the first turn) and telemetry (with no delay) land.`,
     '',
-    table(['preload', 'first line ms', 'added ms', 'in the preload ms', 'loop block ms (1st s)', 'peak RSS MiB', 'added MiB', 'modules at first line', 'modules after 1 s', 'guard armed at first line'], rows),
+    table(['preload', 'in the preload ms', 'loop block ms (1st s)', 'modules at first line', 'modules after 1 s', "the package's own files after 1 s"], rows),
     '',
-    `Modules the \`--require\` register entry has loaded by the app's first line (${mods.length} files): ${list}.`,
-    '',
-    `Goal: the guard armed within 20 ms of added start-up. **${armedMet ? 'Met' : 'Not met'}**: ${fmt(inPreload, 1)} ms spent in the register entry before the app's first line (${fmt(added('oomguard'), 1)} ms added to the first line against the no-agent run of the same round, which also carries node's start-up noise). Via \`--import\`: ${fmt(col('oomguardImport', (x) => x.inPreloadMs), 1)} ms in the preloads, of which the ESM loader alone (\`--import\` of an empty module) takes ${fmt(col('importEmpty', (x) => x.inPreloadMs), 1)} ms.`,
-    '',
-    `Where the register entry's time goes (bench/apps/register-breakdown.cjs, the same steps as dist/register.js, ${rounds} fresh processes, ms): require dist/config.js ${fmt(steps.requireConfig, 1)}; require dist/api.js and what it pulls in (agent, sampler, watcher, gc, cgroup, heap, shutdown) ${fmt(steps.requireApi, 1)}; \`loadConfig(env)\` ${fmt(steps.loadConfig, 2)}; \`startResolved()\` (heap budget, cgroup discovery, GC observer, first reading) ${fmt(steps.start, 1)}; total ${fmt(steps.total, 1)}.`,
-    '',
-    `Goal: telemetry brought up off the app's critical path. Nothing of the OTel SDK is loaded before the first line (compare the module counts at the first line and after 1 s); it loads on \`setImmediate\` after the main module, which shows as the loop block: ${fmt(col('oomguard', (x) => x.maxLoopBlockMs), 1)} ms with oomguard against ${fmt(col('none', (x) => x.maxLoopBlockMs), 1)} ms without (a request that arrives in that window waits).`,
-    '',
-    `Goal: total footprint below prom-client's. **${rssMet ? 'Met' : 'Not met'}**: oomguard's peak RSS is ${fmt(totalVsProm, 2)}x prom-client's (added over no agent: ${fmt(addedRss('oomguard'), 1)} MiB against ${fmt(addedRss('promClient'), 1)} MiB; guard only, telemetry off: ${fmt(addedRss('oomguardNoTelemetry'), 1)} MiB).`,
+    `Loading telemetry (the OpenTelemetry SDK, the Prometheus exporter, both instrumentations, the \`/metrics\` server) blocks the event loop for ${fmt(block, 1)} ms at its longest step; by default that happens ${'5 s'} after start-up, never in a process that ends sooner, and at once at the first warning.`,
   ].join('\n');
-  return {
-    md,
-    summary: [
-      { figure: '4. start-up: guard armed', result: `${armed.toFixed(1)} ms in the register entry (+${median(added('oomguard')).toFixed(1)} ms to first line)`, goal: '<= 20 ms added', met: armedMet },
-      { figure: '4. start-up: footprint', result: `+${median(addedRss('oomguard')).toFixed(1)} MiB peak RSS, ${median(totalVsProm).toFixed(2)}x prom-client's total`, goal: "< prom-client's", met: rssMet },
-    ],
-  };
+  return { md, summary: [{ figure: '4. start-up: in the preload (bench Node)', result: `${median(col('oomguard', (x) => x.inPreloadMs)).toFixed(1)} ms before the first line; telemetry's loop block ${median(block).toFixed(0)} ms`, goal: '(no goal set)', met: undefined }] };
 }
+
+/** dist/ files a run had loaded after the settle, as `register, api, guard`. */
+function own(result) {
+  const files = result.ownAfterSettle ?? [];
+  return files.length ? files.map((f) => f.replace(/\.js$/, '')).join(', ') : '-';
+}
+

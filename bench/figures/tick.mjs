@@ -48,5 +48,7 @@ export async function tick(ctx) {
     '',
     `Goal: the tick within 1.5x of the floor. **${met ? 'Met' : 'Not met'}**: ${fmt(tickVsFloor, 2)}x (the sampler's own calls alone are ${fmt(ratios(all.floorSamplerCalls, all.floor), 2)}x; tick vs those calls ${fmt(tickVsSamplerCalls, 2)}x).`,
   ].join('\n');
+  // Figure 12 turns the time per tick into a share of a busy core.
+  ctx.tickUs = median(us('tick'));
   return { md, summary: { figure: '1. per-tick cost', result: `${median(us('tick')).toFixed(1)} us/tick, ${ratio.toFixed(2)}x floor`, goal: '<= 1.5x floor', met } };
 }

@@ -79,11 +79,11 @@ export async function startApp(variant, app, { node = process.execPath, extraEnv
 }
 
 /** GET http://127.0.0.1:port/path; resolves with status, body and round-trip ms. */
-export async function get(port, path, agent) {
+export async function get(port, path, agent, timeoutMs = 5000) {
   const http = await import('node:http');
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 5000 }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks), ms: performance.now() - t0 }));

@@ -11,7 +11,7 @@
  * when the heap is past V8's 80% line, where one more full GC could be what makes V8 abort.
  * Nothing here throws into the guard: a failure becomes a reason in the evidence or one line.
  */
-import { join, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HeapSampling, PressureEvent } from '../types';
 import { describeError } from '../safely';
@@ -62,8 +62,13 @@ export const FULL_GC_MS_PER_MIB = 3;
  */
 export const PROFILE_HEAP_SHARE_LIMIT = 0.8;
 
-/** The guard's own scripts (this build's root), as paths and as `file:` URLs. */
-const OWN_DIR = join(__dirname, '..') + sep;
+/**
+ * The guard's own scripts (this build's root, dist/), as paths and as `file:` URLs. This module is
+ * dist/evidence/index.js as tsc writes it, or part of dist/guard.js as the build bundles it
+ * (scripts/build.mjs). One level above the bundle is the package's root, which in a checkout
+ * also holds apps (this repository's test fixtures).
+ */
+const OWN_DIR = (basename(__dirname) === 'evidence' ? join(__dirname, '..') : __dirname) + sep;
 const OWN_URL = pathToFileURL(OWN_DIR).href;
 const isOwn = (url: string): boolean => url.startsWith(OWN_DIR) || url.startsWith(OWN_URL);
 

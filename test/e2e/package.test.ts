@@ -32,8 +32,8 @@ const sdk = new NodeSDK({ serviceName: 'app', traceExporter: exporter, metricRea
 sdk.start();
 const loaded = (part) => Object.keys(require.cache).filter((k) => k.includes(part));
 const timer = setInterval(() => {
-  // The agent brings its telemetry up right after start-up; its exporter module says it is there.
-  if (loaded('/oomguard/dist/telemetry/sdk.js').length === 0 || loaded('@opentelemetry/exporter-prometheus').length === 0) return;
+  // The agent's telemetry (loaded at once here: OOMGUARD_TELEMETRY_DELAY=0s) requires the API when its code loads.
+  if (loaded('/oomguard/dist/telemetry/').length === 0) return;
   clearInterval(timer);
   for (let i = 0; i < 5; i++) api.trace.getTracer('app').startSpan('app.work').end();
   const copies = new Set(loaded('/@opentelemetry/api/').map((k) => k.slice(0, k.indexOf('/@opentelemetry/api/'))));
@@ -139,7 +139,7 @@ describe('installed from a packed tarball', () => {
     const r = await runChild({
       args: ['--require', 'oomguard/register', 'app.js'],
       cwd: otelApp,
-      env: { OOMGUARD_METRICS_PORT: '0' },
+      env: { OOMGUARD_METRICS_PORT: '0', OOMGUARD_TELEMETRY_DELAY: '0s' },
       timeoutMs: 30_000,
     });
     expect(r.code, why(r)).toBe(0);

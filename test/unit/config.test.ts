@@ -37,6 +37,7 @@ describe('defaults', () => {
         logs: { otlp: false, console: false, protocol: 'http/protobuf' },
       },
       instrumentations: ['runtime', 'host'],
+      telemetryDelayMs: 5000,
     });
   });
 
