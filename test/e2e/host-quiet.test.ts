@@ -20,7 +20,9 @@ describe('a parent that starts guarded children', () => {
     const r = await runChild({
       args: [join(HOST, 'spawn-children.js')],
       // A port of its own: any other guarded test process on the default port would hold it.
-      env: { NODE_OPTIONS: `--require ${REGISTER}`, OOMGUARD_METRICS_PORT: String(await freePort()), ...extra },
+      // Telemetry (and so the metrics port) right after start-up, in the parent and in each child:
+      // by default a process that lives less than OOMGUARD_TELEMETRY_DELAY never loads it.
+      env: { NODE_OPTIONS: `--require ${REGISTER}`, OOMGUARD_METRICS_PORT: String(await freePort()), OOMGUARD_TELEMETRY_DELAY: '0s', ...extra },
       timeoutMs: 30_000,
     });
     expect(r.code, why(r)).toBe(0);
@@ -68,8 +70,9 @@ describe('credentials', () => {
     const env = await secretEnv();
     const r = await runChild({
       args: ['--require', 'oomguard/register', '-e', 'setTimeout(() => {}, 1500)'],
-      // A warning at the first check, so events go to the (black-holed) collector too.
-      env: { ...env, OOMGUARD_LOG_LEVEL: 'all', OOMGUARD_METRICS: 'none', OOMGUARD_HEAP_WARN: '1MiB', OTEL_METRIC_EXPORT_INTERVAL: '300' },
+      // A warning at the first check, so telemetry loads at once and events go to the
+      // (black-holed) collector too. An RSS warning: a heap warning waits for a major GC.
+      env: { ...env, OOMGUARD_LOG_LEVEL: 'all', OOMGUARD_METRICS: 'none', OOMGUARD_RSS_WARN: '1MiB', OTEL_METRIC_EXPORT_INTERVAL: '300' },
       timeoutMs: 20_000,
     });
     expect(r.code, why(r)).toBe(0);

@@ -157,6 +157,9 @@ describe.skipIf(!prometheus)('live: Prometheus with the repo rules and a leaking
       OTEL_SERVICE_NAME: 'oomguard-live-test',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpUrl,
       OOMGUARD_POLL_INTERVAL: '250ms',
+      // Telemetry from the first second, as the leak starts: loaded at the default 5 s, its
+      // exporters' few MiB would land on a heap the leak has already filled to its plateau.
+      OOMGUARD_TELEMETRY_DELAY: '0s',
     };
     const options = { env, timeout: 150_000, killSignal: 'SIGKILL' as const, stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'] };
     const child = limited
