@@ -18,7 +18,8 @@
  * 3. `telemetryDelayMs` later (default 5 s, `OOMGUARD_TELEMETRY_DELAY`), or at the first warning,
  *    whichever comes first: telemetry (the OTel SDK, exporters, the `/metrics` server: 100-400 ms
  *    of loading and most of the agent's memory). A process that ends sooner would not have been
- *    scraped anyway: Prometheus scrapes every 15-60 s.
+ *    scraped anyway: Prometheus scrapes every 15-60 s. Never at a shutdown, and never into a heap
+ *    or memory limit too close to its shutdown line to hold it (`#roomShort`).
  *
  * Every timer here is unref'd: none of them ever keeps a process alive or delays its exit.
  */
@@ -59,6 +60,19 @@ function telemetryModule(config: Config): typeof import('./telemetry') {
   return require('./telemetry') as typeof import('./telemetry');
 }
 
+/** A size for the one line below, without loading the units module into the preload. */
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * What loading telemetry takes, with a margin for its garbage while it loads: about twice what it
+ * keeps (BENCHMARKS.md, figure 11: the bundle ~3 MiB of live heap and ~10 MiB of RSS; with the
+ * OTLP exporters, packages, ~7 MiB and ~28 MiB).
+ */
+function telemetryRoom(config: Config): { heap: number; memory: number } {
+  const otlp = config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
+  return otlp ? { heap: 16 * 2 ** 20, memory: 64 * 2 ** 20 } : { heap: 8 * 2 ** 20, memory: 32 * 2 ** 20 };
+}
+
 export interface AgentDeps {
   /** Where the agent's own lines go: stderr, written synchronously, diagnostics by level (log.ts). */
   log: AgentLog;
@@ -96,6 +110,8 @@ export class Agent {
   #guard: Guard | undefined;
   #armTimer: NodeJS.Timeout | undefined;
   #telemetry: Promise<TelemetryHandle | undefined> | undefined;
+  /** Whether the line saying telemetry waits for room was written (once per process). */
+  #roomReported = false;
   #telemetryTimer: NodeJS.Timeout | undefined;
   /** The guarded parent's pid, when this process was started by one (parent.ts). */
   readonly #parentPid: string | undefined;
@@ -181,7 +197,7 @@ export class Agent {
       this.#armTimer.unref();
     }
     if (this.config.sdkDisabled) return;
-    this.#telemetryTimer = setTimeout(() => void this.#ensureTelemetry(), this.config.telemetryDelayMs);
+    this.#telemetryTimer = setTimeout(() => this.#telemetryTurn(), this.config.telemetryDelayMs);
     this.#telemetryTimer.unref();
   }
 
@@ -214,7 +230,7 @@ export class Agent {
         native: this.#native,
         mainReady: () => this.#main.ready,
         majors: this.#majors,
-        telemetry: () => this.#ensureTelemetry(),
+        telemetry: (load) => this.#ensureTelemetry(load),
       });
       if (!this.#stopped) this.#guard.start();
     }
@@ -242,14 +258,65 @@ export class Agent {
     });
   }
 
-  /** Telemetry, started now if its turn has not come yet (an event must not be lost to it). */
-  #ensureTelemetry(): Promise<TelemetryHandle | undefined> | undefined {
-    if (this.#telemetryTimer && !this.#stopped) {
-      clearTimeout(this.#telemetryTimer);
+  /**
+   * Telemetry, started now if its turn has not come yet and the memory it takes is there (see
+   * `telemetryRoom`). `load: false` (a shutdown, its flush) only returns what is loaded or
+   * loading: a shutdown is when memory is scarcest, and the few MiB of heap and tens of MiB of RSS
+   * the SDK takes to load could end the drain it is part of.
+   */
+  #ensureTelemetry(load: boolean): Promise<TelemetryHandle | undefined> | undefined {
+    if (!load || !this.#telemetryTimer || this.#stopped) return this.#telemetry;
+    const short = this.#roomShort();
+    if (short) {
+      // A warning that finds no room leaves the timer as it is; the timer retries at its period.
+      return undefined;
+    }
+    clearTimeout(this.#telemetryTimer);
+    this.#telemetryTimer = undefined;
+    this.#telemetry = this.#startTelemetry();
+    return this.#telemetry;
+  }
+
+  /** The timer's turn: telemetry loads if there is room for it, else the timer tries again later. */
+  #telemetryTurn(): void {
+    if (this.#stopped || this.#telemetry) return;
+    const short = this.#roomShort();
+    if (!short) {
       this.#telemetryTimer = undefined;
       this.#telemetry = this.#startTelemetry();
+      return;
     }
-    return this.#telemetry;
+    if (!this.#roomReported) {
+      this.#roomReported = true;
+      this.#deps.log(`oomguard: telemetry not loaded yet: ${short}; it loads once there is room (the guard guards meanwhile)`, 'warn');
+    }
+    this.#telemetryTimer = setTimeout(() => this.#telemetryTurn(), Math.max(1000, this.config.telemetryDelayMs));
+    this.#telemetryTimer.unref();
+  }
+
+  /**
+   * Why telemetry must not load now, or undefined if it may: what loading it takes would bring
+   * the last reading within reach of a shutdown line. Loading telemetry must never be what shuts
+   * the app down (nor end a drain in an emergency exit): in a small heap near its line, the guard
+   * guards without it rather than spend the app's last MiB on it.
+   */
+  #roomShort(): string | undefined {
+    const s = this.#guard?.snapshot();
+    if (!s) return undefined;
+    const need = telemetryRoom(this.config);
+    // Shadow mode never shuts down, and telemetry is what it is for: there only V8's heap budget
+    // and the memory limit bound what loading it may take.
+    const observe = this.config.action === 'observe';
+    const heapLine = observe ? s.reading.heapBudget : s.thresholds.heap.shutdown;
+    if (heapLine !== undefined && s.reading.heapSignal + need.heap > heapLine) {
+      return `the heap is ${mib(Math.max(0, heapLine - s.reading.heapSignal))} below ${observe ? "V8's heap budget" : 'its shutdown line'}, and loading telemetry takes about ${mib(need.heap)} of it`;
+    }
+    const rssLine = observe ? s.reading.memoryLimit : s.thresholds.rss.shutdown;
+    const memory = s.reading.memorySignal;
+    if (rssLine !== undefined && memory !== undefined && memory + need.memory > rssLine) {
+      return `memory is ${mib(Math.max(0, rssLine - memory))} below ${observe ? 'its limit' : 'its shutdown line'}, and loading telemetry takes about ${mib(need.memory)} of it`;
+    }
+    return undefined;
   }
 
   async #startTelemetry(): Promise<TelemetryHandle | undefined> {

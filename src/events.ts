@@ -25,10 +25,11 @@ export interface EventsDeps {
   listeners: ReadonlySet<PressureListener>;
   shutdown: Pick<Shutdown, 'run' | 'abort' | 'running'>;
   /**
-   * Telemetry, started now if it was not up yet (an event must not be lost to a lazy start);
-   * undefined when it is off.
+   * Telemetry: with `load`, started now if it was not up yet and there is room for it (a warning
+   * must not be lost to a lazy start); without, only if it is up or starting (a shutdown never
+   * loads it: agent.ts). Undefined when it is off or not loaded.
    */
-  telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
+  telemetry: (load: boolean) => Promise<TelemetryHandle | undefined> | undefined;
   /** Where the memory went (evidence/): told of each event, asked at a shutdown. */
   evidence?: Pick<Evidence, 'onEvent' | 'summarize' | 'persist'>;
 }
@@ -113,7 +114,7 @@ export class Events {
         deps.log(`oomguard: onPressure listener threw: ${String(err)}`);
       }
     }
-    void deps.telemetry()?.then((t) => t?.recordEvent(event));
+    void deps.telemetry(event.level === 'warn')?.then((t) => t?.recordEvent(event));
     if (event.level !== 'ok') {
       safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
     }
@@ -137,7 +138,7 @@ export class Events {
   #observed(event: PressureEvent): void {
     const deps = this.#deps;
     deps.log(JSON.stringify(jsonLine(event)));
-    void deps.telemetry()?.then((t) => t?.recordEvent(event));
+    void deps.telemetry(true)?.then((t) => t?.recordEvent(event));
     safe(() => process.emitWarning(describeEvent(event), { code: 'OOMGUARD_MEMORY_PRESSURE', detail: `reason: ${event.reason}` }));
   }
 
@@ -146,7 +147,7 @@ export class Events {
    * outcomes end the shutdown span before it is sent.
    */
   async #flush(msLeft: number, hooks: readonly HookResult[]): Promise<void> {
-    const pending = this.#deps.telemetry();
+    const pending = this.#deps.telemetry(false);
     if (!pending) return;
     const started = Date.now();
     const telemetry = await bounded(pending, msLeft);

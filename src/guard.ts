@@ -60,8 +60,8 @@ export interface GuardDeps {
   mainReady: () => boolean;
   /** The JavaScript mode's major-GC sentinel, started by the preload (agent.ts). */
   majors: Pick<MajorGcSentinel, 'armed'>;
-  /** Telemetry, started now if its turn has not come yet; undefined when it is off. */
-  telemetry: () => Promise<TelemetryHandle | undefined> | undefined;
+  /** Telemetry: `EventsDeps.telemetry` (events.ts). */
+  telemetry: (load: boolean) => Promise<TelemetryHandle | undefined> | undefined;
 }
 
 export class Guard {

@@ -95,7 +95,7 @@ export interface StartOptions {
   logsExporter?: string;
   /** `OOMGUARD_INSTRUMENTATIONS`: `'runtime'`, `'host'`, `'runtime,host'` (default) or `'none'`. */
   instrumentations?: string;
-  /** `OOMGUARD_TELEMETRY_DELAY`, default `'5s'`: telemetry loads once the process has lived this long, or at the first warning. */
+  /** `OOMGUARD_TELEMETRY_DELAY`, default `'5s'`: telemetry loads once the process has lived this long, or at the first warning, and only with room for it below the shutdown lines. */
   telemetryDelay?: string | number;
 }
 
@@ -372,7 +372,7 @@ const ROWS = {
     variable: 'OOMGUARD_TELEMETRY_DELAY',
     form: 'duration',
     resolved: (c) => c.telemetryDelayMs,
-    doc: 'telemetry (the OpenTelemetry SDK, `/metrics`, OTLP) loads once the process has lived this long, or at its first warning, whichever comes first, so a short process (a CLI, a build step) never loads it; `0s`: right after start-up',
+    doc: 'telemetry (the OpenTelemetry SDK, `/metrics`, OTLP) loads once the process has lived this long, or at its first warning, whichever comes first, so a short process (a CLI, a build step) never loads it; never at a shutdown, nor while loading it would bring memory within reach of a shutdown line; `0s`: right after start-up',
   },
 } satisfies Record<OptionName, Omit<OptionSpec, 'option'>>;
 

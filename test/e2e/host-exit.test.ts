@@ -160,7 +160,8 @@ describe.each(nodeMatrix().map((b) => [b.major, b.path] as const))('the app keep
       args: ['--max-old-space-size=128', '--require', 'oomguard/register', join(CORE, 'sigterm-app.js')],
       // The guard acts far below V8's limit: this test is about the deadline's budget, not about
       // outrunning V8 (near its limit the guard's emergency exit would rightly cut the app short).
-      env: { LOG: log, OTEL_EXPORTER_OTLP_ENDPOINT: hole.url, OOMGUARD_METRICS: 'none', OOMGUARD_SHUTDOWN_TIMEOUT: '2s', OOMGUARD_HEAP_WARN: '30MiB', OOMGUARD_HEAP_THRESHOLD: '40MiB' },
+      // Telemetry from the start: at the warning, 10 MiB below the line, there is no room to load it.
+      env: { LOG: log, OTEL_EXPORTER_OTLP_ENDPOINT: hole.url, OOMGUARD_METRICS: 'none', OOMGUARD_SHUTDOWN_TIMEOUT: '2s', OOMGUARD_HEAP_WARN: '30MiB', OOMGUARD_HEAP_THRESHOLD: '40MiB', OOMGUARD_TELEMETRY_DELAY: '0s' },
       timeoutMs: 60_000,
       noStdio: true,
     });

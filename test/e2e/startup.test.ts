@@ -102,6 +102,47 @@ describe.concurrent('what a preloaded process loads, and when', () => {
   });
 });
 
+describe.concurrent('telemetry never takes the memory the app needs', () => {
+  it('a shutdown before the delay does not load telemetry: the process exits 2 with its JSON line, and no OpenTelemetry was loaded', async () => {
+    const r = await runChild({
+      args: ['--require', dist('register.js'), LIFETIME],
+      // Past the RSS line (and its warn line) from the first check.
+      env: { LIFETIME_MS: '4000', OOMGUARD_METRICS_PORT: '0', OOMGUARD_RSS_THRESHOLD: '1MiB' },
+      timeoutMs: 20_000,
+    });
+    expect(r.code, why(r)).toBe(2);
+    expect(r.events.map((e) => e.name)).toEqual(['oomguard.warning', 'oomguard.shutdown']);
+    expect(at(r, 'exit'), why(r)).toMatchObject({ otel: 0 });
+    expect(at(r, 'exit').own.filter((f) => f.startsWith('telemetry'))).toEqual([]);
+  });
+
+  it('a heap within reach of its shutdown line when the delay ends: telemetry waits (one line at OOMGUARD_LOG_LEVEL=warn) and loads once there is room', async () => {
+    const r = await runChild({
+      args: ['--expose-gc', '--require', dist('register.js'), LIFETIME],
+      env: {
+        LIFETIME_MS: '6000',
+        REPORT_AT: '2200,5500',
+        // ~94 MiB live, 6 MiB below a 100 MiB line: less than the 8 MiB loading telemetry takes.
+        HOLD_MB: '94',
+        RELEASE_AT: '2500',
+        OOMGUARD_HEAP_THRESHOLD: '100MiB',
+        OOMGUARD_HEAP_WARN: 'off',
+        OOMGUARD_TELEMETRY_DELAY: '1s',
+        OOMGUARD_POLL_INTERVAL: '200ms',
+        OOMGUARD_METRICS_PORT: '0',
+        OOMGUARD_LOG_LEVEL: 'warn',
+      },
+      timeoutMs: 30_000,
+    });
+    expect(r.code, why(r)).toBe(0);
+    expect(r.events, why(r)).toEqual([]);
+    expect(at(r, 2200).otel, why(r)).toBe(0);
+    expect(r.stderr).toMatch(/^oomguard: telemetry not loaded yet: the heap is [\d.]+ MiB below its shutdown line, and loading telemetry takes about 8\.0 MiB of it; it loads once there is room/m);
+    expect(r.stderr.match(/telemetry not loaded yet/g)).toHaveLength(1);
+    expect(at(r, 5500).otel, why(r)).toBeGreaterThan(0);
+  });
+});
+
 describe.concurrent('require and import after the preload', () => {
   it('require() and import() of oomguard are the preload\'s agent: the same status object, the same error class', async () => {
     const script = `

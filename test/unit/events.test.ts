@@ -25,6 +25,7 @@ const shutdownDecision: Decision = { action: 'shutdown', signal: 'heap', value: 
 
 function setup(telemetry?: Promise<TelemetryHandle | undefined>, action: EventsDeps['config']['action'] = 'auto') {
   const lines: string[] = [];
+  const loads: boolean[] = [];
   const order: string[] = [];
   const listeners = new Set<PressureListener>();
   const runs: { event: PressureEvent; options: Parameters<EventsDeps['shutdown']['run']>[1] }[] = [];
@@ -40,10 +41,10 @@ function setup(telemetry?: Promise<TelemetryHandle | undefined>, action: EventsD
         return runs.length > 0;
       },
     },
-    telemetry: () => telemetry,
+    telemetry: (load) => (loads.push(load), telemetry),
   };
   const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => void order.push('warning'));
-  return { events: new Events(deps), lines, order, listeners, runs, aborts, warnings };
+  return { events: new Events(deps), lines, order, listeners, runs, aborts, warnings, loads };
 }
 
 afterEach(() => vi.restoreAllMocks());
@@ -60,6 +61,16 @@ describe('Events: what a decision becomes', () => {
       detail: 'reason: heap-threshold',
     });
     expect(runs[0]?.options).toMatchObject({ exitCode: 2, timeoutMs: 5000, action: 'auto' });
+  });
+
+  it('a warning may load telemetry that is not up yet; a shutdown and its flush never do (memory is scarcest then)', async () => {
+    const { events, loads, runs } = setup();
+    events.onDecision({ action: 'warn', signal: 'heap', value: 72 * MiB, threshold: 70 * MiB, reason: 'heap-warn' }, reading, evaluation);
+    expect(loads).toEqual([true]);
+    events.onDecision({ action: 'recover', signal: 'heap', value: 50 * MiB, threshold: 70 * MiB, reason: 'heap-recovered' }, reading, evaluation);
+    events.onDecision(shutdownDecision, reading, evaluation);
+    await runs[0]!.options.flush!(1000, []);
+    expect(loads).toEqual([true, false, false, false]);
   });
 
   it('a listener that throws is logged, and the next listener still hears the event', () => {
