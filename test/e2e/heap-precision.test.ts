@@ -52,9 +52,13 @@ for (const node of nodeMatrix()) {
 
   // One at a time: these measure when the guard decides and how long hooks take.
   describe(`Node ${node.major}: hooks finish, decisions at the line`, () => {
-    it('a calm drain (live stepped to ~82%, no growth after): its 1 s hook completes, exit 2', async () => {
+    it('a calm drain (live stepped to ~78%, no growth after): its 1 s hook completes, exit 2', async () => {
       const m = marker();
-      const r = await guarded(node.path, 128, join(FIX, 'step-drain.js'), { MARKER: m, DRAIN_MS: '1000' });
+      // Past the 75% line, under V8's own 80% line: at 82% of the budget by heap in use the old
+      // generation landed at 80-81%, where V8 counts mark-compacts with a mutator utilisation
+      // under 0.4 as ineffective and aborts at four in a row (the guard's native part then rightly
+      // exits at once); whether it landed over or under moved with a MiB of the guard's own heap.
+      const r = await guarded(node.path, 128, join(FIX, 'step-drain.js'), { MARKER: m, DRAIN_MS: '1000', STEP_PCT: '78' });
       expect(r.stderr, why(r)).not.toMatch(V8_OOM);
       expect(r.stderr, why(r)).not.toMatch(cutShort);
       expect(r.code, why(r)).toBe(2);
