@@ -114,7 +114,10 @@ for (const node of nodeMatrix()) {
     }, 100_000);
   });
 
-  describe.concurrent(`Node ${node.major}: an ES module main that starts above the line`, () => {
+  // One at a time: two processes loading 97 MiB each at full speed on two cores slowed a major GC
+  // to 290 ms, and the guard then rightly judged the still-loading dataset (95 MB/s at the line,
+  // 340 ms from the budget) by V8's trajectory, before the main module had run.
+  describe(`Node ${node.major}: an ES module main that starts above the line`, () => {
     it.each(['--import', '--require'])('%s preload: its hook, registered after a top-level await in a dependency, runs; exit 2', async (preload) => {
       const m = marker();
       // 76% of a 128 MiB budget: past the 75% line, under V8's own 80% line, which the guard's
