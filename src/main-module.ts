@@ -13,7 +13,8 @@
  *   for it asks for; from then on `import()` of the same URL joins that job (never starts one of
  *   its own, which would not be the main module) and settles when its evaluation, top-level
  *   await included, is done. The hooks remove themselves once the entry is loading;
- * - no main file (`-e`, a REPL), or the guard started by the app's own code: the next turn;
+ * - no main file (`-e`, a REPL), or the guard started by the app's own code: the next turn (an
+ *   entry not resolved by then, where Node was given a main file, is still followed);
  * - whatever happens, at most `MAIN_WAIT_MAX_MS` after the guard started.
  */
 import type { Clock, ClockTimer } from './watcher';
@@ -27,6 +28,12 @@ import { safe } from './safely';
  * mark-compacts, the live set reaching the budget within the emergency horizon) does not wait.
  */
 export const MAIN_WAIT_MAX_MS = 10_000;
+
+/** The main file Node was given: none for `-e`/`-p` (whose `process.argv[1]` is a plain argument) or a REPL. */
+function nodeMainFile(): string | undefined {
+  const evaluates = process.execArgv.some((a) => /^-[a-z]*[ep][a-z]*$/.test(a) || /^--(eval|print)(=|$)/.test(a));
+  return evaluates ? undefined : process.argv[1];
+}
 
 /** The subset of `module.registerHooks` used here (Node 22.15+). */
 export type RegisterHooks = (hooks: {
@@ -45,6 +52,8 @@ export interface MainModuleOptions {
   registerHooks?: RegisterHooks | undefined;
   /** Default: dynamic `import()`. */
   importModule?: (url: string) => Promise<unknown>;
+  /** Default: `process.argv[1]`, the main file Node was given (none for `-e`, `-p`, a REPL). */
+  mainFile?: () => string | undefined;
   maxWaitMs?: number;
 }
 
@@ -118,10 +127,20 @@ export class MainModule {
 
   #firstTurn(): void {
     if (this.#ready) return;
-    // CommonJS (evaluated synchronously before the event loop started), or no main file.
-    if (this.#cjsLoaded() || !this.#entry) this.#done();
-    else if (this.#entry.loading) this.#follow();
+    // CommonJS (evaluated synchronously before the event loop started).
+    if (this.#cjsLoaded()) this.#done();
+    else if (!this.#entry) {
+      // No main file (`-e`, a REPL), or no hooks to see it by: nothing to wait for. With a main
+      // file, an ES module main under a `--require` preload may be resolved only after this turn
+      // (seen on loaded machines): the hooks still see it, and the bound ends the wait anyway.
+      if (!this.#hooks || !this.#mainFile()) this.#done();
+    } else if (this.#entry.loading) this.#follow();
     // else: the load hook follows when Node loads the entry.
+  }
+
+  #mainFile(): string | undefined {
+    const file = safe(this.#opts.mainFile ?? nodeMainFile);
+    return typeof file === 'string' && file !== '' ? file : undefined;
   }
 
   /** Node is loading the entry: wait for its evaluation by joining its module job. */

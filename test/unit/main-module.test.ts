@@ -5,7 +5,7 @@ import { FakeClock } from './fake-clock';
 type Hooks = Parameters<RegisterHooks>[0];
 
 /** A main-module watcher on a fake clock, with fake module hooks and a fake `import()`. */
-function setup(opts: { cjsLoaded?: () => boolean; hooks?: boolean } = {}) {
+function setup(opts: { cjsLoaded?: () => boolean; hooks?: boolean; mainFile?: string } = {}) {
   const clock = new FakeClock(0);
   let hooks: Hooks | undefined;
   let deregistered = 0;
@@ -22,6 +22,7 @@ function setup(opts: { cjsLoaded?: () => boolean; hooks?: boolean } = {}) {
             return { deregister: () => void deregistered++ };
           },
     importModule: (url) => new Promise<void>((resolve) => imports.push({ url, settle: resolve })),
+    mainFile: () => opts.mainFile,
   });
   main.start(() => void readyCalls++);
   /** Node resolving and loading a module (no parent: the entry point). */
@@ -67,6 +68,29 @@ describe('MainModule: when the main module has been evaluated', () => {
     await flush();
     expect(main.ready).toBe(true);
     expect(readyCalls()).toBe(1);
+  });
+
+  it('an ES module main resolved only after the first turn (a --require preload on a loaded machine) is still waited for', async () => {
+    const { clock, main, resolve, load, imports, flush } = setup({ mainFile: '/app/main.mjs' });
+    clock.advance(0); // the first turn: Node was given a main file, not resolved yet
+    expect(main.ready).toBe(false);
+    resolve('file:///app/main.mjs');
+    load('file:///app/main.mjs');
+    await flush();
+    clock.advance(0);
+    expect(imports.map((i) => i.url)).toContain('file:///app/main.mjs');
+    expect(main.ready).toBe(false);
+    imports[0]!.settle();
+    await flush();
+    expect(main.ready).toBe(true);
+  });
+
+  it('a main file never seen by the hooks: ready at the bound, not before', () => {
+    const { clock, main } = setup({ mainFile: '/app/main.wasm' });
+    clock.advance(MAIN_WAIT_MAX_MS - 1);
+    expect(main.ready).toBe(false);
+    clock.advance(1);
+    expect(main.ready).toBe(true);
   });
 
   it('an entry whose evaluation never ends: ready at the bound', () => {
