@@ -163,7 +163,12 @@ export function evaluate(
   }
 
   const line = thresholds.heap.shutdown;
-  const heap = line === undefined ? undefined : heapCall(reading, line);
+  const call = line === undefined ? undefined : heapCall(reading, line);
+  // Before the main module has run, "no time for a major GC" rests on a trajectory that may be
+  // the import's own growth (a dataset loaded at import, at full speed, just past the line): a
+  // GC of the guard's own says what is alive first. The app has no hooks yet for an early
+  // decision to save, and V8's own limit stays with the native part.
+  const heap: HeapCall | undefined = context.mainReady === false && call?.kind === 'decide' && call.grounds.basis === 'in-use' ? { kind: 'confirm', urgency: 'urgent' } : call;
   const shutdown = shutdownDecision(reading, thresholds, heap);
   const heldFrom = shutdown ? (previous.heldFrom ?? reading.gc.lastMajorAt ?? reading.time) : undefined;
   if (shutdown && (context.mainReady !== false || cannotWait(reading, shutdown, line, heldFrom!))) {

@@ -197,6 +197,12 @@ describe('evaluate', () => {
       expect(d?.grounds?.liveGrowthPerSec).toBe(Math.round(12.8 * MiB * 10));
     });
 
+    it('not before the main module has run (the trajectory may be its import): a confirming GC instead', () => {
+      const e = actionsOf(fast(), false, at75);
+      expect(e.decisions.map((d) => d.action)).not.toContain('shutdown');
+      expect(e.confirmHeap).toBe('urgent');
+    });
+
     it('not on a stale trajectory (its last major GC older than a GC takes): a confirming GC instead', () => {
       const e = decide(fast({ since: 150, grown: 19.2 * MiB }));
       expect(e.decisions.filter((d) => d.action === 'shutdown')).toEqual([]);
