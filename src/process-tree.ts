@@ -140,6 +140,12 @@ export interface OwnershipOptions {
 export const OWNERSHIP_REFRESH_MS = 1000;
 export const OWNERSHIP_MOVE_SHARE = 0.05;
 export const OWNERSHIP_MIN_GAP_MS = 100;
+/**
+ * A process that did not own the memory and now looks like it does looks once more, this long
+ * later, before it acts on it: when the largest process has just exited, the cgroup still charges
+ * its pages for a moment, and the next largest would take the whole working set for its own.
+ */
+export const OWNERSHIP_CONFIRM_MS = 250;
 
 /**
  * The verdict "this process acts on the container's memory", kept between looks. Never throws;
@@ -149,6 +155,8 @@ export const OWNERSHIP_MIN_GAP_MS = 100;
 export class ContainerOwnership {
   readonly #opts: OwnershipOptions;
   #verdict = true;
+  /** The last look found this process the owner where it was not: the next look confirms it. */
+  #gained = false;
   #at = -Infinity;
   #workingSet = 0;
   #pace = OWNERSHIP_REFRESH_MS;
@@ -163,10 +171,17 @@ export class ContainerOwnership {
     if (this.#opts.launcher()) return false;
     const moved = Math.abs(workingSet - this.#workingSet) >= (limit ?? workingSet) * OWNERSHIP_MOVE_SHARE;
     const age = now - this.#at;
-    if (age >= this.#pace || (moved && age >= OWNERSHIP_MIN_GAP_MS)) {
+    if (age >= this.#pace || (moved && age >= OWNERSHIP_MIN_GAP_MS) || (this.#gained && age >= OWNERSHIP_CONFIRM_MS)) {
       this.#at = now;
       this.#workingSet = workingSet;
-      this.#verdict = this.#look(limit);
+      const owner = this.#look(limit);
+      if (owner && !this.#verdict && !this.#gained) {
+        // Newly the largest: confirmed by the next look (OWNERSHIP_CONFIRM_MS), not acted on yet.
+        this.#gained = true;
+      } else {
+        this.#gained = false;
+        this.#verdict = owner;
+      }
     }
     return this.#verdict;
   }

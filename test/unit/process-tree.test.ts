@@ -5,6 +5,7 @@ import {
   badness,
   cgroupPids,
   ContainerOwnership,
+  OWNERSHIP_CONFIRM_MS,
   isOwner,
   limitScope,
   OWNERSHIP_MIN_GAP_MS,
@@ -142,6 +143,18 @@ describe('ContainerOwnership', () => {
     o.owns(OWNERSHIP_REFRESH_MS + OWNERSHIP_MIN_GAP_MS, 430 * MiB, 512 * MiB);
     expect(src.looks).toBe(3);
     o.owns(OWNERSHIP_REFRESH_MS + OWNERSHIP_MIN_GAP_MS + 10, 470 * MiB, 512 * MiB);
+    expect(src.looks).toBe(3);
+  });
+
+  it('a process that becomes the largest (the leaker has just exited, its pages still charged) acts only once a second look confirms it', () => {
+    const procs = [c(10, 46), c(20, 300)];
+    const src = proc(procs);
+    const o = ownership(src, { pid: 10 });
+    expect(o.owns(0, 400 * MiB, 512 * MiB)).toBe(false);
+    procs.splice(1, 1); // pid 20 exits; the working set has not dropped yet
+    expect(o.owns(OWNERSHIP_REFRESH_MS, 400 * MiB, 512 * MiB)).toBe(false);
+    expect(o.owns(OWNERSHIP_REFRESH_MS + OWNERSHIP_CONFIRM_MS - 1, 400 * MiB, 512 * MiB)).toBe(false);
+    expect(o.owns(OWNERSHIP_REFRESH_MS + OWNERSHIP_CONFIRM_MS, 60 * MiB, 512 * MiB)).toBe(true);
     expect(src.looks).toBe(3);
   });
 
