@@ -41,6 +41,11 @@ import { NativeGuard } from './native-guard';
 import { normalizeLimit } from './cgroup';
 import { safe } from './safely';
 
+/** Whether anything goes out over OTLP: its exporters come as packages (see below) and weigh more. */
+function usesOtlp(config: Config): boolean {
+  return config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
+}
+
 /**
  * Telemetry's code. The build bundles the OpenTelemetry SDK with it into one file
  * (dist/telemetry/bundle.js, scripts/build.mjs): it loads in about half the CPU time and ~9 MiB
@@ -49,8 +54,7 @@ import { safe } from './safely';
  * OTLP on the SDK is loaded as packages too, once (dist/telemetry/index.js).
  */
 function telemetryModule(config: Config): typeof import('./telemetry') {
-  const otlp = config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
-  if (!otlp) {
+  if (!usesOtlp(config)) {
     try {
       return require('./telemetry/bundle') as typeof import('./telemetry');
     } catch {
@@ -69,8 +73,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * OTLP exporters, packages, ~7 MiB and ~28 MiB).
  */
 function telemetryRoom(config: Config): { heap: number; memory: number } {
-  const otlp = config.otlp || config.export.traces.otlp || config.export.metrics.otlp || config.export.logs.otlp;
-  return otlp ? { heap: 16 * 2 ** 20, memory: 64 * 2 ** 20 } : { heap: 8 * 2 ** 20, memory: 32 * 2 ** 20 };
+  return usesOtlp(config) ? { heap: 16 * 2 ** 20, memory: 64 * 2 ** 20 } : { heap: 8 * 2 ** 20, memory: 32 * 2 ** 20 };
 }
 
 export interface AgentDeps {
